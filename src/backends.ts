@@ -1,0 +1,28 @@
+/** Opens the store and coordinator that settings name; the one place that knows the implementations. */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Settings } from './config/settings.js';
+import { LocalCoordinator } from './coord/local.js';
+import type { Coordinator } from './coord/types.js';
+import { StaticsError } from './errors.js';
+import { LocalStore } from './store/local.js';
+import type { RevisionStore } from './store/types.js';
+
+export type BackendSettings = Pick<Settings, 'store' | 'redisUrl' | 'redisNamespace' | 'lockTtlMs'>;
+
+export async function openStore(settings: BackendSettings): Promise<RevisionStore> {
+  if (settings.store.startsWith('file://')) {
+    const root = fileURLToPath(settings.store.startsWith('file:///') ? settings.store : `file://${path.resolve(settings.store.slice(7))}`);
+    return new LocalStore(root, settings.store);
+  }
+  throw new StaticsError('config', `store ${settings.store} is not supported yet`);
+}
+
+/** The coordinator for writes: Redis when configured, else file locks beside a local store. */
+export async function openCoordinator(settings: BackendSettings, store: RevisionStore): Promise<Coordinator> {
+  if (settings.redisUrl) {
+    throw new StaticsError('config', 'Redis coordination is not supported yet');
+  }
+  if (store instanceof LocalStore) return new LocalCoordinator(store.root, { ttlMs: settings.lockTtlMs });
+  throw new StaticsError('config', `writing to ${store.description} needs Redis for locks: set --redis or STATICS_REDIS_URL`);
+}

@@ -1,0 +1,16 @@
+import type { Io } from './io.js';
+
+export interface Command {
+  name: string;
+  summary: string;
+  /** Full help text for `statics NAME --help`. */
+  help: string;
+  /** Returns the exit code; throws StaticsError for anything the user must fix. */
+  run(argv: string[], io: Io, context: CommandContext): Promise<number>;
+}
+
+export interface CommandContext {
+  version: string;
+  /** Set by the command once it knows the repository, so problems are shown relative to it. */
+  repositoryDir?: string;
+}

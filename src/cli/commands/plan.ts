@@ -1,0 +1,78 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createPlan } from '../../engine/plan.js';
+import { serializePlan } from '../../engine/planfile.js';
+import { StaticsError } from '../../errors.js';
+import { renderPlanJson, renderPlanMarkdown, renderPlanText } from '../../render/index.js';
+import { gitCommit } from '../../util/git.js';
+import { BACKEND_OPTIONS, flag, listOption, parseCommandArgs, stringOption } from '../args.js';
+import type { Command } from '../command.js';
+import { useColor } from '../io.js';
+import { desiredSettings, settingsFor, withStore } from '../shared.js';
+
+export const PLAN_OPTIONS = {
+  ...BACKEND_OPTIONS,
+  target: { type: 'string', multiple: true },
+  prune: { type: 'boolean' },
+  'allow-mass-delete': { type: 'boolean' },
+} as const;
+
+export const planCommand: Command = {
+  name: 'plan',
+  summary: 'Show what apply would change',
+  help: `Usage: statics plan [DIR] [options]
+
+Compares every document under DIR (default: the current directory) with the store's current
+revision and shows what apply would do. Needs read access to the store only (never Redis).
+
+Options:
+  --out FILE               also save the plan as JSON, for 'statics apply FILE'
+  --format FORMAT          text (default), markdown or json
+  --detailed-exitcode      exit 0 when nothing changes, 2 when something would
+  --target GLOB            only documents whose key (domain/type/id), domain or domain/type
+                           matches; repeatable
+  --prune                  delete documents whose file is gone (also: prune: true)
+  --allow-mass-delete      allow a plan deleting more than the deleteGuard share, or everything
+  --store URL              file://PATH or s3://bucket/prefix (env STATICS_STORE)
+  --no-color               plain text (also NO_COLOR)
+  --debug                  stack traces on errors
+
+Exit codes: 0 success (with --detailed-exitcode: no changes), 2 changes (only with
+--detailed-exitcode), 1 error.`,
+  async run(argv, io, context) {
+    const parsed = parseCommandArgs('plan', argv, {
+      ...PLAN_OPTIONS,
+      out: { type: 'string' },
+      format: { type: 'string' },
+      'detailed-exitcode': { type: 'boolean' },
+    }, 1);
+    const format = stringOption(parsed, 'format') ?? 'text';
+    if (!['text', 'markdown', 'json'].includes(format)) {
+      throw new StaticsError('usage', `plan: --format must be text, markdown or json, not "${format}"`);
+    }
+    const dir = path.resolve(io.cwd, parsed.positionals[0] ?? '.');
+    context.repositoryDir = dir;
+    const settings = await settingsFor(dir, parsed, io);
+    const commit = await gitCommit(dir);
+    const plan = await withStore(settings, (store) =>
+      createPlan(store, {
+        dir,
+        desired: desiredSettings(settings),
+        prune: settings.prune,
+        targets: listOption(parsed, 'target'),
+        deleteGuard: settings.deleteGuard,
+        allowMassDelete: flag(parsed, 'allow-mass-delete'),
+        toolVersion: context.version,
+        commit,
+      }),
+    );
+    const out = stringOption(parsed, 'out');
+    if (out) await writeFile(path.resolve(io.cwd, out), serializePlan(plan));
+    if (format === 'json') io.stdout.write(renderPlanJson(plan));
+    else if (format === 'markdown') io.stdout.write(renderPlanMarkdown(plan));
+    else io.stdout.write(renderPlanText(plan, { color: useColor(io) }));
+    if (out && format === 'text') io.stdout.write(`\nSaved the plan to ${out}. Apply exactly this plan with: statics apply ${out}\n`);
+    const changes = plan.summary.create + plan.summary.update + plan.summary.delete;
+    return flag(parsed, 'detailed-exitcode') && changes > 0 ? 2 : 0;
+  },
+};

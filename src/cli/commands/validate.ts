@@ -1,0 +1,33 @@
+import path from 'node:path';
+import { readDesired } from '../../desired/index.js';
+import { ProblemsError, type Problem } from '../../errors.js';
+import { parseCommandArgs } from '../args.js';
+import type { Command } from '../command.js';
+import { desiredSettings, settingsFor } from '../shared.js';
+
+export const validateCommand: Command = {
+  name: 'validate',
+  summary: 'Parse and schema-check the desired repository; nothing is contacted',
+  help: `Usage: statics validate [DIR]
+
+Parses every document under DIR/documents (default: the current directory), checks names,
+sizes and links, and validates structured documents against their JSON Schemas.
+Every problem is printed as file:line:col: message. Nothing is contacted.
+
+Exit codes: 0 valid, 1 problems found.`,
+  async run(argv, io, context) {
+    const parsed = parseCommandArgs('validate', argv, {}, 1);
+    const dir = path.resolve(io.cwd, parsed.positionals[0] ?? '.');
+    context.repositoryDir = dir;
+    const settings = await settingsFor(dir, parsed, io);
+    const problems: Problem[] = [];
+    let count = 0;
+    for await (const item of readDesired(dir, desiredSettings(settings))) {
+      if ('problem' in item) problems.push(item.problem);
+      else count++;
+    }
+    if (problems.length > 0) throw new ProblemsError(problems);
+    io.stdout.write(`${count} document${count === 1 ? '' : 's'} valid.\n`);
+    return 0;
+  },
+};

@@ -1,0 +1,189 @@
+/** plan = desired documents vs the store's `current`: create, update, delete or no-op per document. */
+import { readDesired, type DesiredSettings } from '../desired/index.js';
+import { ProblemsError, StaticsError, type Problem } from '../errors.js';
+import type { DesiredDocument, DocumentKind, Plan, PlanContent, PlanEntry, PlanSummary } from '../model.js';
+import { PLAN_FORMAT, PLAN_FORMAT_VERSION } from '../model.js';
+import type { CurrentListing, RevisionStore } from '../store/types.js';
+import { mapConcurrent } from '../util/concurrency.js';
+import { describeChange, type Side } from './change.js';
+import { compareKeys, planIdentity } from './identity.js';
+import { targetMatcher } from './targets.js';
+
+export interface PlanOptions {
+  /** Absolute path of the desired repository. */
+  dir: string;
+  desired: DesiredSettings;
+  prune: boolean;
+  targets: string[];
+  /** Largest share of the store's documents (in scope) one plan may delete. */
+  deleteGuard: number;
+  /** Lets a plan delete more than the guard allows, or every document. */
+  allowMassDelete: boolean;
+  toolVersion: string;
+  commit?: string;
+  /** Reads of the store at once. */
+  concurrency?: number;
+  now?: () => Date;
+}
+
+export async function createPlan(store: RevisionStore, options: PlanOptions): Promise<Plan> {
+  const accept = targetMatcher(options.targets);
+  // The listing runs while the repository is read: both are the slow parts.
+  const listingPromise = store.listCurrent();
+  listingPromise.catch(() => {});
+
+  const problems: Problem[] = [];
+  const changed: DesiredDocument[] = [];
+  const unchanged: PlanEntry[] = [];
+  const desiredKeys = new Set<string>();
+  let listing: Map<string, CurrentListing> | undefined;
+
+  for await (const item of readDesired(options.dir, options.desired, { accept })) {
+    if ('problem' in item) {
+      problems.push(item.problem);
+      continue;
+    }
+    const document = item.document;
+    desiredKeys.add(document.key);
+    listing ??= await listingPromise;
+    if (listing.get(document.key)?.confirms(document.revision)) {
+      // Unchanged: keep only what the plan shows, not the bytes.
+      unchanged.push(entryOf(document, 'no-op', document.revision));
+    } else {
+      changed.push(document);
+    }
+  }
+  if (problems.length > 0) throw new ProblemsError(problems);
+  listing ??= await listingPromise;
+
+  const concurrency = options.concurrency ?? 16;
+  const bases = await resolveBases(store, changed.map((d) => d.key), listing);
+  const entries: PlanEntry[] = [...unchanged];
+
+  const changedEntries = await mapConcurrent(changed, concurrency, async (document) => {
+    const base = bases.get(document.key) ?? null;
+    if (base === document.revision) return entryOf(document, 'no-op', base);
+    const entry = entryOf(document, base === null ? 'create' : 'update', base);
+    const before = base === null ? null : await sideOf(store, document.key, base);
+    entry.change = describeChange(before, { bytes: document.bytes, kind: document.kind, summary: { size: document.size, sha256: document.revision } });
+    entry.content = contentOf(document.bytes, document.kind);
+    return entry;
+  });
+  entries.push(...changedEntries);
+
+  if (options.prune) {
+    const gone = [...listing.keys()].filter((key) => !desiredKeys.has(key) && accept(key));
+    const goneBases = await resolveBases(store, gone, listing);
+    const deletions = await mapConcurrent(gone, concurrency, async (key) => deletionOf(store, key, goneBases.get(key) ?? null));
+    for (const deletion of deletions) if (deletion) entries.push(deletion);
+  }
+
+  entries.sort((a, b) => compareKeys(a.key, b.key));
+  const summary = summarize(entries);
+  guardDeletions(summary, [...listing.keys()].filter(accept).length, options);
+
+  return {
+    format: PLAN_FORMAT,
+    formatVersion: PLAN_FORMAT_VERSION,
+    id: planIdentity(entries),
+    createdAt: (options.now ?? (() => new Date()))().toISOString(),
+    tool: { name: 'statics', version: options.toolVersion },
+    source: { dir: options.dir, ...(options.commit ? { commit: options.commit } : {}) },
+    store: store.description,
+    options: { prune: options.prune, targets: options.targets },
+    summary,
+    entries,
+  };
+}
+
+/** The revision `current` holds for each key: from the listing where it says, else read. */
+async function resolveBases(store: RevisionStore, keys: string[], listing: Map<string, CurrentListing>): Promise<Map<string, string | null>> {
+  const bases = new Map<string, string | null>();
+  const toRead: string[] = [];
+  for (const key of keys) {
+    const listed = listing.get(key);
+    if (!listed) bases.set(key, null);
+    else if (listed.revision) bases.set(key, listed.revision);
+    else toRead.push(key);
+  }
+  for (const [key, record] of await store.readCurrent(toRead)) bases.set(key, record?.revision ?? null);
+  return bases;
+}
+
+async function sideOf(store: RevisionStore, key: string, revision: string): Promise<Side> {
+  const stored = await store.getRevision(key, revision);
+  if (!stored) {
+    throw new StaticsError('store', `${key}: current points at revision ${revision}, which is not stored`);
+  }
+  return { bytes: stored.bytes, kind: kindOfStored(stored.mediaType), summary: { size: stored.bytes.length, sha256: revision } };
+}
+
+async function deletionOf(store: RevisionStore, key: string, base: string | null): Promise<PlanEntry | null> {
+  if (base === null) return null;
+  const info = await store.statRevision(key, base);
+  const mediaType = info?.mediaType ?? 'application/octet-stream';
+  const kind = kindOfStored(mediaType);
+  return {
+    key,
+    action: 'delete',
+    base,
+    revision: null,
+    mediaType,
+    kind,
+    size: info?.size ?? 0,
+    change: { kind: 'binary', before: { size: info?.size ?? 0, sha256: base }, after: null },
+  };
+}
+
+function kindOfStored(mediaType: string): DocumentKind {
+  if (mediaType === 'application/json') return 'structured';
+  return /^text\/|\+json|\+xml|json|xml|yaml|javascript|toml|csv/.test(mediaType) ? 'text' : 'binary';
+}
+
+function entryOf(document: DesiredDocument, action: PlanEntry['action'], base: string | null): PlanEntry {
+  return {
+    key: document.key,
+    action,
+    base,
+    revision: document.revision,
+    mediaType: document.mediaType,
+    kind: document.kind,
+    size: document.size,
+    path: document.path,
+  };
+}
+
+export function contentOf(bytes: Buffer, kind: DocumentKind): PlanContent {
+  if (kind !== 'binary') {
+    const text = bytes.toString('utf8');
+    if (Buffer.from(text, 'utf8').equals(bytes)) return { encoding: 'utf8', data: text };
+  }
+  return { encoding: 'base64', data: bytes.toString('base64') };
+}
+
+export function summarize(entries: readonly PlanEntry[]): PlanSummary {
+  const summary: PlanSummary = { create: 0, update: 0, delete: 0, unchanged: 0 };
+  for (const entry of entries) {
+    if (entry.action === 'no-op') summary.unchanged++;
+    else summary[entry.action]++;
+  }
+  return summary;
+}
+
+/** A wrong directory or a bad glob must not wipe production. */
+function guardDeletions(summary: PlanSummary, storedInScope: number, options: PlanOptions): void {
+  if (summary.delete === 0 || options.allowMassDelete) return;
+  const share = summary.delete / storedInScope;
+  if (summary.delete === storedInScope) {
+    throw new StaticsError(
+      'delete-guard',
+      `refusing a plan that deletes every document in scope (${summary.delete}); check the directory, or pass --allow-mass-delete`,
+    );
+  }
+  if (share > options.deleteGuard) {
+    throw new StaticsError(
+      'delete-guard',
+      `refusing a plan that deletes ${summary.delete} of ${storedInScope} documents (${Math.round(share * 100)}%, more than the deleteGuard of ${Math.round(options.deleteGuard * 100)}%); pass --allow-mass-delete if intended`,
+    );
+  }
+}

@@ -1,0 +1,261 @@
+/**
+ * The repository's JSON Schemas (2020-12): `schemas/<type>.schema.json` for a type in any domain,
+ * `schemas/<domain>/<type>.schema.json` for one domain (it wins). All are added to one Ajv so
+ * they can `$ref` each other by `$id` (or by file name when they have none); each is compiled
+ * only when first needed, once.
+ */
+import { readFile, realpath, lstat, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import Ajv2020 from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import type { ValidateFunction } from 'ajv';
+import { StaticsError, messageOf, type Problem } from '../errors.js';
+import { isValidName } from '../keys.js';
+import { parseStructured, sortProblems, type SourceMap } from '../desired/structured.js';
+import { isInside, listDirectory, NAME_RULE, problemAt, systemMessage, type FoundFile } from '../desired/walk.js';
+import { findProperty, locate, locationOf } from './locate.js';
+import { errorsToProblems } from './report.js';
+
+export interface SchemaSet {
+  /**
+   * The compiled validator for documents of this domain/type, or undefined when no schema exists.
+   * Throws a StaticsError (code 'schema-file') when the schema that applies is broken: a document
+   * must never pass unvalidated because its schema could not be used.
+   */
+  validatorFor(domain: string, type: string): ValidateFunction | undefined;
+  /** Relative path of the schema used, for messages. */
+  schemaPathFor(domain: string, type: string): string | undefined;
+  /**
+   * Compiles the schema for domain/type now (cached) and returns what went wrong compiling it;
+   * empty when it compiled, when there is none, or when it was already reported by loadSchemas.
+   */
+  compileProblems(domain: string, type: string): Problem[];
+}
+
+const SCHEMA_SUFFIX = '.schema.json';
+const SCHEMA_LAYOUT = 'schemas live at schemas/<type>.schema.json or schemas/<domain>/<type>.schema.json';
+const META_SCHEMA_2020 = /^https?:\/\/json-schema\.org\/draft\/2020-12\/schema#?$/;
+
+interface SchemaEntry {
+  path: string;
+  source?: SourceMap;
+  /** Set when the file could not be parsed or added; loadSchemas reported why. */
+  brokenAtLoad: boolean;
+  compiled?: { validate: ValidateFunction } | { problems: Problem[] };
+}
+
+export async function loadSchemas(root: string): Promise<{ schemas: SchemaSet; problems: Problem[] }> {
+  const warnings: string[] = [];
+  const ajv = new Ajv2020.default({
+    allErrors: true,
+    // Unknown keywords and formats are mistakes in a user's schema, not something to ignore.
+    strict: false,
+    strictSchema: true,
+    strictNumbers: true,
+    strictTypes: false,
+    strictTuples: false,
+    strictRequired: false,
+    // Never print: collect what ajv would log and report it as problems.
+    logger: { log: () => {}, warn: (...args: unknown[]) => warnings.push(args.map(String).join(' ')), error: (...args: unknown[]) => warnings.push(args.map(String).join(' ')) },
+  });
+  addFormats.default(ajv);
+
+  const problems: Problem[] = [];
+  const byType = new Map<string, SchemaEntry>();
+  const byDomainType = new Map<string, SchemaEntry>();
+  const files = await findSchemaFiles(root, problems);
+  const contents = await Promise.all(
+    files.map(async (file) => {
+      try {
+        return { file, bytes: await readFile(file.absolutePath) };
+      } catch (error) {
+        return { file, error };
+      }
+    }),
+  );
+  for (const item of contents) {
+    const { file } = item;
+    const entry: SchemaEntry = { path: file.path, brokenAtLoad: true };
+    if (file.domain === undefined) byType.set(file.type, entry);
+    else byDomainType.set(`${file.domain}/${file.type}`, entry);
+    if (!('bytes' in item) || item.bytes === undefined) {
+      problems.push(problemAt('schema-file', file.path, `cannot read: ${systemMessage(item.error)}`));
+      continue;
+    }
+    const parsed = parseStructured(item.bytes, file.path, { code: 'schema-file', json: true });
+    if ('problems' in parsed) {
+      problems.push(...parsed.problems);
+      continue;
+    }
+    entry.source = parsed.source;
+    const added = addSchema(ajv, parsed.value, parsed.source, file.path);
+    problems.push(...added);
+    entry.brokenAtLoad = added.length > 0;
+  }
+
+  const compile = (entry: SchemaEntry): { validate: ValidateFunction } | { problems: Problem[] } => {
+    if (entry.compiled) return entry.compiled;
+    warnings.length = 0;
+    try {
+      const validate = ajv.getSchema(entry.path);
+      if (!validate) throw new Error('schema not found after adding it');
+      entry.compiled =
+        warnings.length > 0
+          ? { problems: warnings.map((warning) => problemAt('schema-file', entry.path, `invalid schema: ${warning}`)) }
+          : { validate };
+    } catch (error) {
+      entry.compiled = { problems: [compileProblem(error, entry)] };
+    }
+    return entry.compiled;
+  };
+  const entryFor = (domain: string, type: string) => byDomainType.get(`${domain}/${type}`) ?? byType.get(type);
+
+  const schemas: SchemaSet = {
+    validatorFor(domain, type) {
+      const entry = entryFor(domain, type);
+      if (!entry) return undefined;
+      const compiled = entry.brokenAtLoad ? undefined : compile(entry);
+      if (compiled && 'validate' in compiled) return compiled.validate;
+      throw new StaticsError('schema-file', `${entry.path} has errors`, { file: entry.path });
+    },
+    schemaPathFor(domain, type) {
+      return entryFor(domain, type)?.path;
+    },
+    compileProblems(domain, type) {
+      const entry = entryFor(domain, type);
+      if (!entry || entry.brokenAtLoad) return [];
+      const compiled = compile(entry);
+      return 'problems' in compiled ? compiled.problems : [];
+    },
+  };
+  return { schemas, problems: sortProblems(problems) };
+}
+
+/** Checks a schema against the 2020-12 meta-schema (with positions) and adds it; its problems. */
+function addSchema(ajv: InstanceType<typeof Ajv2020.default>, value: unknown, source: SourceMap, path: string): Problem[] {
+  if (typeof value !== 'boolean' && (value === null || typeof value !== 'object' || Array.isArray(value))) {
+    return [problemAt('schema-file', path, 'a schema must be a JSON object (or true/false)')];
+  }
+  const declared = typeof value === 'object' ? (value as Record<string, unknown>)['$schema'] : undefined;
+  if (declared !== undefined && (typeof declared !== 'string' || !META_SCHEMA_2020.test(declared))) {
+    const where = locate(source, ['$schema']);
+    return [
+      {
+        code: 'schema-file',
+        message: `unsupported $schema ${JSON.stringify(declared)}: statics uses JSON Schema 2020-12 (https://json-schema.org/draft/2020-12/schema)`,
+        location: locationOf(source, where.node, path),
+      },
+    ];
+  }
+  try {
+    if (!ajv.validateSchema(value)) {
+      // The meta-schema's anyOf alternatives repeat one mistake several ways: keep the first of each place.
+      const firstPerPlace = (ajv.errors ?? []).filter(
+        (error, index, all) => all.findIndex((other) => other.instancePath === error.instancePath) === index,
+      );
+      return errorsToProblems(firstPerPlace, value, source, path, 'schema-file', 'invalid schema: ');
+    }
+    ajv.addSchema(value as object, path, undefined, false); // already checked just above
+  } catch (error) {
+    return [problemAt('schema-file', path, `invalid schema: ${messageOf(error)}`)];
+  }
+  return [];
+}
+
+/** A compile error, placed on the keyword or reference it is about when that can be found. */
+function compileProblem(error: unknown, entry: SchemaEntry): Problem {
+  const text = messageOf(error);
+  let message = `invalid schema: ${text}`;
+  let pair: ReturnType<typeof findProperty>;
+  const unknownKeyword = /unknown keyword: "([^"]+)"/.exec(text);
+  const unknownFormat = /unknown format "([^"]+)"/.exec(text);
+  const missingRef = /can't resolve reference (\S+)/.exec(text);
+  if (unknownKeyword) {
+    message = `unknown keyword "${unknownKeyword[1]}" (not part of JSON Schema 2020-12 or a supported vocabulary)`;
+    if (entry.source) pair = findProperty(entry.source, unknownKeyword[1]!);
+  } else if (unknownFormat) {
+    message = `unknown format "${unknownFormat[1]}"`;
+    if (entry.source) pair = findProperty(entry.source, 'format', unknownFormat[1]);
+  } else if (missingRef) {
+    message = `cannot resolve $ref "${missingRef[1]}"`;
+    if (entry.source) pair = findProperty(entry.source, '$ref', missingRef[1]);
+  }
+  const node = (pair?.key ?? null) as Parameters<typeof locationOf>[1];
+  return { code: 'schema-file', message, location: entry.source ? locationOf(entry.source, node, entry.path) : { file: entry.path } };
+}
+
+interface SchemaFile {
+  domain?: string;
+  type: string;
+  path: string;
+  absolutePath: string;
+}
+
+async function findSchemaFiles(root: string, problems: Problem[]): Promise<SchemaFile[]> {
+  let rootReal: string;
+  let schemasReal: string;
+  const schemasPath = join(root, 'schemas');
+  try {
+    rootReal = await realpath(root);
+    const info = await lstat(schemasPath);
+    schemasReal = info.isSymbolicLink() ? await realpath(schemasPath) : join(rootReal, 'schemas');
+  } catch (error) {
+    // No schemas/ folder: nothing is validated, which is allowed.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    problems.push(problemAt('schema-file', 'schemas', `cannot read: ${systemMessage(error)}`));
+    return [];
+  }
+  if (!isInside(rootReal, schemasReal)) {
+    problems.push(problemAt('symlink', 'schemas', `symbolic link leads outside the repository (to ${schemasReal})`));
+    return [];
+  }
+  try {
+    if (!(await stat(schemasReal)).isDirectory()) {
+      problems.push(problemAt('schema-file', 'schemas', 'schemas is not a folder'));
+      return [];
+    }
+  } catch (error) {
+    problems.push(problemAt('schema-file', 'schemas', `cannot read: ${systemMessage(error)}`));
+    return [];
+  }
+  const top = await listDirectory(rootReal, schemasPath, 'schemas', schemasReal);
+  if ('problem' in top) {
+    problems.push(top.problem);
+    return [];
+  }
+  const files: SchemaFile[] = [];
+  for (const entry of top.entries) {
+    if (entry.kind === 'problem') problems.push(entry.problem);
+    else if (entry.kind === 'file') addSchemaFile(entry, undefined, files, problems);
+    else if (!isValidName(entry.name)) {
+      problems.push(problemAt('schema-file', entry.path, `"${entry.name}" is not a valid domain name: ${NAME_RULE}`));
+    } else if (entry.realPath === schemasReal) {
+      problems.push(problemAt('symlink', entry.path, 'symbolic link cycle: it leads back to a folder that contains it'));
+    } else {
+      const inner = await listDirectory(rootReal, entry.absolutePath, entry.path, entry.realPath);
+      if ('problem' in inner) {
+        problems.push(inner.problem);
+        continue;
+      }
+      for (const child of inner.entries) {
+        if (child.kind === 'problem') problems.push(child.problem);
+        else if (child.kind === 'file') addSchemaFile(child, entry.name, files, problems);
+        else problems.push(problemAt('schema-file', child.path, `folder too deep: ${SCHEMA_LAYOUT}`));
+      }
+    }
+  }
+  return files;
+}
+
+function addSchemaFile(entry: FoundFile, domain: string | undefined, files: SchemaFile[], problems: Problem[]): void {
+  if (!entry.name.endsWith(SCHEMA_SUFFIX)) {
+    problems.push(problemAt('schema-file', entry.path, `not a schema file name: ${SCHEMA_LAYOUT}`));
+    return;
+  }
+  const type = entry.name.slice(0, -SCHEMA_SUFFIX.length);
+  if (!isValidName(type)) {
+    problems.push(problemAt('schema-file', entry.path, `"${type}" is not a valid type name: ${NAME_RULE}`));
+    return;
+  }
+  files.push({ domain, type, path: entry.path, absolutePath: entry.absolutePath });
+}
