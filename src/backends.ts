@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Settings } from './config/settings.js';
 import { LocalCoordinator } from './coord/local.js';
+import { RedisCoordinator } from './coord/redis.js';
 import type { Coordinator } from './coord/types.js';
 import { StaticsError } from './errors.js';
 import { LocalStore } from './store/local.js';
@@ -21,7 +22,7 @@ export async function openStore(settings: BackendSettings): Promise<RevisionStor
 /** The coordinator for writes: Redis when configured, else file locks beside a local store. */
 export async function openCoordinator(settings: BackendSettings, store: RevisionStore): Promise<Coordinator> {
   if (settings.redisUrl) {
-    throw new StaticsError('config', 'Redis coordination is not supported yet');
+    return RedisCoordinator.connect({ url: settings.redisUrl, namespace: settings.redisNamespace, lockTtlMs: settings.lockTtlMs });
   }
   if (store instanceof LocalStore) return new LocalCoordinator(store.root, { ttlMs: settings.lockTtlMs });
   throw new StaticsError('config', `writing to ${store.description} needs Redis for locks: set --redis or STATICS_REDIS_URL`);

@@ -55,6 +55,7 @@ export async function confirm(io: Io, question: string): Promise<boolean> {
 export function problemLine(problem: Problem, repositoryDir: string | undefined, io: Io): string {
   if (!problem.location || !repositoryDir) return formatProblem(problem);
   const absolute = path.resolve(repositoryDir, problem.location.file);
-  const shown = path.relative(io.cwd, absolute) || absolute;
-  return formatProblem({ ...problem, location: { ...problem.location, file: shown } });
+  const relative = path.relative(io.cwd, absolute);
+  const shown = !relative || relative.startsWith('..') ? absolute : relative;
+  return formatProblem({ code: problem.code, message: problem.message, location: { ...problem.location, file: shown } });
 }

@@ -170,6 +170,7 @@ export class RedisCoordinator implements Coordinator {
   private readonly streamMaxLength: number;
   private readonly scripts: ScriptCommands;
   private readonly held = new Set<RedisLock>();
+  private readonly host = hostname();
   private readonly context: LockContext;
   private closed = false;
 
@@ -218,6 +219,8 @@ export class RedisCoordinator implements Coordinator {
       // INFO needs the @dangerous ACL category, which hosted Redis users often lack.
       enableReadyCheck: false,
       maintNotifications: 'disabled',
+      // How long a closing socket may linger before it is destroyed (it holds the process open).
+      disconnectTimeout: 500,
       // Reconnect only once we have been connected: a first failure is reported, not retried.
       retryStrategy: (times) => (state.ready && !state.closing ? Math.min(50 * 2 ** Math.min(times, 6), 2_000) : null),
       scripts: SCRIPTS,
@@ -239,7 +242,7 @@ export class RedisCoordinator implements Coordinator {
       ]);
     } catch (error) {
       state.closing = true;
-      client.disconnect();
+      dropConnection(client);
       throw connectFailure(redacted, target, state.lastError ?? (error as Error), secrets);
     } finally {
       clearTimeout(timer);
@@ -250,10 +253,12 @@ export class RedisCoordinator implements Coordinator {
 
   async acquire(key: string, options: AcquireOptions): Promise<HeldLock> {
     const redisKey = lockKey(this.namespace, key);
-    const owner: LockOwner = { host: hostname(), pid: process.pid, operation: options.operation, since: new Date().toISOString() };
-    const value = JSON.stringify({ token: randomBytes(16).toString('hex'), ...owner });
+    const token = randomBytes(16).toString('hex');
     const deadline = Date.now() + options.timeoutMs;
     for (let attempt = 0; ; attempt++) {
+      // Rebuilt per attempt so `since` says when the lock was taken, not when waiting began.
+      const owner: LockOwner = { host: this.host, pid: process.pid, operation: options.operation, since: new Date().toISOString() };
+      const value = JSON.stringify({ token, ...owner });
       let reply: string | null;
       try {
         reply = await this.client.set(redisKey, value, 'PX', this.ttlMs, 'NX');
@@ -351,7 +356,7 @@ export class RedisCoordinator implements Coordinator {
       // Unreachable or paused: drop the connection instead.
     } finally {
       clearTimeout(timer);
-      this.client.disconnect();
+      dropConnection(this.client);
     }
   }
 
@@ -479,7 +484,7 @@ function parseOwner(value: string): LockOwner | null {
 }
 
 function connectFailure(redacted: string, target: Target, error: Error, secrets: string[]): StaticsError {
-  const reason = scrub(messageOf(error), secrets);
+  const reason = scrub(messageOf(error), secrets).replace(/\s*Please report this\.?/, '');
   if (/WRONGPASS|invalid password|invalid username-password/i.test(reason)) {
     return new StaticsError('coord', `Redis refused the credentials for ${redacted}`, undefined, { cause: error });
   }
@@ -487,7 +492,16 @@ function connectFailure(redacted: string, target: Target, error: Error, secrets:
     const hint = target.password ? '' : ': put them in the URL (redis://user:password@host:port)';
     return new StaticsError('coord', `Redis at ${redacted} requires credentials${hint}`, undefined, { cause: error });
   }
-  return new StaticsError('coord', `cannot reach Redis at ${redacted}: ${reason}`, undefined, { cause: error });
+  let hint = '';
+  if (/Unknown RESP type|Protocol error/i.test(reason)) hint = ' (the server there does not speak the Redis protocol)';
+  else if (target.tls && /no answer within/.test(reason)) hint = ' (rediss:// needs a server that speaks TLS)';
+  else if (!target.tls && /ECONNRESET/.test(reason)) hint = ' (if the server wants TLS, use rediss://)';
+  return new StaticsError('coord', `cannot reach Redis at ${redacted}: ${reason}${hint}`, undefined, { cause: error });
+}
+
+/** Disconnects unless already ended: ioredis would otherwise arm a timer that keeps the process alive. */
+function dropConnection(client: Redis): void {
+  if (client.status !== 'end') client.disconnect();
 }
 
 function scrub(text: string, secrets: readonly string[]): string {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import crypto from 'node:crypto';
 import { StaticsError } from '../errors.js';
 
 /**
@@ -94,7 +94,11 @@ function notJson(what: string): StaticsError {
   return new StaticsError('internal', `canonicalJson: ${what} cannot be represented in JSON`);
 }
 
+const oneShotHash: typeof crypto.hash | undefined = typeof crypto.hash === 'function' ? crypto.hash : undefined;
+
 /** Lowercase hex sha256: the revision of stored bytes. */
 export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+  // crypto.hash (Node >= 20.12) is about twice as fast as createHash for small inputs.
+  if (oneShotHash) return oneShotHash('sha256', bytes, 'hex');
+  return crypto.createHash('sha256').update(bytes).digest('hex');
 }

@@ -144,12 +144,11 @@ function isEmptyRange(range: readonly number[] | null | undefined): boolean {
 }
 
 function yamlMessage(error: YAMLError, text: string): string {
-  const written = text.slice(error.pos[0], error.pos[1]).trim();
-  const quoted = /^["']/.test(written) ? written : JSON.stringify(written);
-  const shown = written.length > 0 && written.length <= 80 && !written.includes('\n');
   switch (error.code) {
-    case 'DUPLICATE_KEY':
-      return shown ? `duplicate key ${quoted}` : 'duplicate key';
+    case 'DUPLICATE_KEY': {
+      const written = keyWrittenAt(text, error.pos[0]);
+      return written ? `duplicate key ${written}` : 'duplicate key';
+    }
     case 'TAG_RESOLVE_FAILED': {
       const tag = /tag: (\S+)/.exec(error.message)?.[1];
       return tag ? `unknown tag ${tag}` : error.message;
@@ -157,6 +156,22 @@ function yamlMessage(error: YAMLError, text: string): string {
     default:
       return error.message;
   }
+}
+
+// yaml marks only the first character of a duplicate key; read the key as written from there.
+const QUOTED_KEY = /"(?:[^"\\\n]|\\.)*"|'(?:[^'\n]|'')*'/y;
+const PLAIN_KEY = /[^\n#]*?(?=\s*:(?:\s|$)|\s*$)/my;
+
+function keyWrittenAt(text: string, offset: number): string | undefined {
+  for (const pattern of [QUOTED_KEY, PLAIN_KEY]) {
+    pattern.lastIndex = offset;
+    const match = pattern.exec(text);
+    if (!match || match[0].trim() === '') continue;
+    const written = match[0].trim();
+    if (written.length > 80) return undefined;
+    return pattern === QUOTED_KEY ? written : JSON.stringify(written);
+  }
+  return undefined;
 }
 
 /** The JSON object key a YAML key node stands for, or a reason it has none. */

@@ -1,0 +1,509 @@
+/**
+ * The S3 revision store. Layout (P = the optional prefix):
+ *   P/<domain>/<type>/<id>/<revision>  immutable, content-addressed (sha256 of the bytes)
+ *   P/<domain>/<type>/<id>/current     body `<revision>\n`, website redirect to the revision,
+ *                                      recent transitions in its user metadata
+ * The body of `current` is fixed by its revision, so its ETag (MD5 of the body) is too: one
+ * listing confirms thousands of unchanged documents without reading any of them.
+ */
+import { createHash } from 'node:crypto';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsCommand,
+  ListObjectVersionsCommand,
+  PutObjectCommand,
+  S3Client,
+  type PutObjectCommandInput,
+} from '@aws-sdk/client-s3';
+import { StaticsError } from '../errors.js';
+import { formatKey, isRevision, isValidName, parseKey } from '../keys.js';
+import type { Provenance, Transition } from '../model.js';
+import { mapConcurrent } from '../util/concurrency.js';
+import {
+  describeS3Error,
+  errorCode,
+  errorStatus,
+  isConditionalConflict,
+  isNotFound,
+  isNotImplemented,
+  isPreconditionFailed,
+  type S3ErrorContext,
+} from './s3-errors.js';
+import {
+  decodeProvenance,
+  decodeTransitions,
+  encodeProvenance,
+  encodeTransitions,
+  mergeHistory,
+  TRANSITIONS_META,
+  type CurrentVersion,
+} from './s3-metadata.js';
+import {
+  nextTransitions,
+  type CurrentListing,
+  type CurrentRecord,
+  type RevisionInfo,
+  type RevisionStore,
+  type StoredRevision,
+} from './types.js';
+
+export { configureBucket, type BucketSetupOptions, type BucketSetupStep } from './s3-setup.js';
+
+export interface S3StoreOptions {
+  bucket: string;
+  /** '' or 'a/b' (no leading or trailing slash). */
+  prefix: string;
+  /** A non-AWS endpoint (e.g. from AWS_ENDPOINT_URL_S3); addressed path-style. */
+  endpoint?: string;
+  /** Default: the SDK's chain (AWS_REGION, profile), falling back to us-east-1. */
+  region?: string;
+  /** Static credentials (tests); otherwise the SDK's credential chain. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** Requests in flight for per-document work (reads, history). Default 32. */
+  concurrency?: number;
+  /** Cache-Control of `current`. Default 'no-cache'. */
+  currentCacheControl?: string;
+}
+
+export const REVISION_CACHE_CONTROL = 'public, max-age=31536000, immutable';
+export const DEFAULT_CURRENT_CACHE_CONTROL = 'no-cache';
+const CURRENT = 'current';
+const DEFAULT_REGION = 'us-east-1';
+
+/**
+ * The AWS SDK's Node-version warning, and how to keep users from seeing it.
+ *
+ * What the installed SDK does (@aws-sdk/core 3.981, `emitWarningIfUnsupportedVersion`, run when
+ * the first S3Client, or a nested STS/SSO client, is constructed, not at import): on Node < 22 it
+ * calls `process.emitWarning(message)` once per process with a plain string, so the warning's
+ * `name` is 'Warning', it has no `code`, and its `message` starts with
+ * 'NodeVersionSupportWarning: The AWS SDK for JavaScript (v3)'. Node then prints it to stderr as
+ * `(node:PID) Warning: NodeVersionSupportWarning: …` from its default 'warning' listener.
+ * Right before emitting it the SDK checks `AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED`
+ * and stays silent when it is exactly 'true'.
+ *
+ * The CLI's entry can use either:
+ * - `env`: set it in `process.env` before the first store is opened (simplest; subprocesses
+ *   inherit it), e.g. `process.env[env.name] ??= env.value`;
+ * - `matches`: a predicate for `process.emitWarning`'s first argument (or the Warning object a
+ *   'warning' listener receives), to drop exactly this warning from a wrapper of emitWarning.
+ */
+export const AWS_SDK_WARNING_FILTER = {
+  env: { name: 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED', value: 'true' },
+  matches(warning: string | Error): boolean {
+    const text = typeof warning === 'string' ? warning : warning.message;
+    return text.startsWith('NodeVersionSupportWarning:') && text.includes('AWS SDK for JavaScript');
+  },
+} as const;
+
+/** `s3://bucket` or `s3://bucket/some/prefix` (trailing slash allowed). */
+export function parseS3Url(url: string): { bucket: string; prefix: string } {
+  const match = /^s3:\/\/([^/?#]*)(?:\/([^?#]*))?$/.exec(url.trim());
+  if (!match) throw new StaticsError('config', `invalid S3 store "${url}": expected s3://bucket or s3://bucket/prefix`);
+  const bucket = match[1] ?? '';
+  if (!/^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/.test(bucket) || bucket.includes('..')) {
+    throw new StaticsError(
+      'config',
+      `invalid S3 bucket name "${bucket}" in ${url}: 3-63 lowercase letters, digits, dots and hyphens`,
+    );
+  }
+  const prefix = (match[2] ?? '').replace(/^\/+|\/+$/g, '');
+  if (prefix) {
+    for (const part of prefix.split('/')) {
+      // eslint-disable-next-line no-control-regex
+      if (part === '' || part === '.' || part === '..' || /[\u0000-\u001f\u007f\\]/.test(part)) {
+        throw new StaticsError('config', `invalid prefix "${prefix}" in ${url}: empty, "." or ".." parts and control characters are not allowed`);
+      }
+    }
+  }
+  return { bucket, prefix };
+}
+
+function md5Hex(data: string | Buffer): string {
+  return createHash('md5').update(data).digest('hex');
+}
+
+function md5Base64(data: Buffer): string {
+  return createHash('md5').update(data).digest('base64');
+}
+
+/** The ETag S3 gives `current` pointing at `revision` (a single-part upload: the body's MD5). */
+export function currentEtag(revision: string): string {
+  return `"${md5Hex(revision + '\n')}"`;
+}
+
+function normalizeEtag(etag: string | undefined): string {
+  return (etag ?? '').replace(/^W\//, '').replace(/"/g, '').toLowerCase();
+}
+
+function isAwsHost(endpoint: URL): boolean {
+  return /(^|\.)amazonaws\.com(\.cn)?$/i.test(endpoint.hostname);
+}
+
+export class S3Store implements RevisionStore {
+  readonly description: string;
+  readonly bucket: string;
+  readonly prefix: string;
+  /** The one SDK client of this store (exposed for bucket setup and for tests' middleware). */
+  readonly client: S3Client;
+  private readonly concurrency: number;
+  private readonly currentCacheControl: string;
+  private readonly errorContext: S3ErrorContext;
+  /** False once the server answered 501 to If-Match/If-None-Match: it is not asked again. */
+  private conditionalWrites = true;
+  /** False once the server refused to list object versions: history is then `current`'s metadata. */
+  private versionsListable = true;
+
+  constructor(options: S3StoreOptions) {
+    const { bucket, prefix } = parseS3Url(`s3://${options.bucket}/${options.prefix}`);
+    this.bucket = bucket;
+    this.prefix = prefix;
+    this.description = prefix ? `s3://${bucket}/${prefix}` : `s3://${bucket}`;
+    this.concurrency = Math.max(1, Math.floor(options.concurrency ?? 32));
+    this.currentCacheControl = options.currentCacheControl ?? DEFAULT_CURRENT_CACHE_CONTROL;
+
+    let endpoint: URL | undefined;
+    if (options.endpoint !== undefined) {
+      try {
+        endpoint = new URL(options.endpoint);
+      } catch {
+        throw new StaticsError('config', `invalid S3 endpoint URL "${options.endpoint}"`);
+      }
+    }
+    // Other S3 implementations (s3rver among them) reject the SDK's default aws-chunked checksum
+    // trailers; Content-MD5 (sent on every PUT below) still guards the bytes.
+    const checksums = endpoint && !isAwsHost(endpoint) ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
+    const sockets = Math.max(50, this.concurrency * 2);
+    this.client = new S3Client({
+      endpoint: endpoint?.href,
+      forcePathStyle: endpoint !== undefined,
+      region: options.region ?? chainRegionOr(DEFAULT_REGION),
+      credentials: options.credentials,
+      maxAttempts: 5,
+      retryMode: 'standard',
+      requestChecksumCalculation: checksums,
+      responseChecksumValidation: checksums,
+      requestHandler: {
+        connectionTimeout: 10_000,
+        httpAgent: { keepAlive: true, maxSockets: sockets },
+        httpsAgent: { keepAlive: true, maxSockets: sockets },
+      },
+    });
+
+    let printable = 'https://s3.amazonaws.com';
+    if (endpoint) {
+      const shown = new URL(endpoint.href);
+      shown.username = '';
+      shown.password = '';
+      printable = shown.href.replace(/\/$/, '');
+    }
+    const secrets = options.credentials ? [options.credentials.secretAccessKey] : [];
+    if (endpoint?.password) secrets.push(decodeURIComponent(endpoint.password));
+    this.errorContext = { bucket, location: this.description, endpoint: printable, region: options.region, secrets };
+  }
+
+  /** Runs one SDK call; failures become one-line StaticsErrors. */
+  private async call<T>(doing: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      throw await this.describe(error, doing);
+    }
+  }
+
+  /** Explains a failure, naming the region the client used when that is the problem. */
+  async describe(error: unknown, doing: string): Promise<StaticsError> {
+    let region = this.errorContext.region;
+    if (!region) region = await this.client.config.region().catch(() => undefined);
+    return describeS3Error(error, doing, { ...this.errorContext, region });
+  }
+
+  private base(): string {
+    return this.prefix ? `${this.prefix}/` : '';
+  }
+
+  /** `P/<domain>/<type>/<id>/<leaf>`, for a key that must be valid. */
+  objectKey(key: string, leaf: string): string {
+    return `${this.base()}${formatKey(parseKey(key))}/${leaf}`;
+  }
+
+  async listCurrent(): Promise<Map<string, CurrentListing>> {
+    const listing = new Map<string, CurrentListing>();
+    const base = this.base();
+    await this.listObjects(base, (objectKey, etag) => {
+      const parts = objectKey.slice(base.length).split('/');
+      if (parts.length !== 4 || parts[3] !== CURRENT) return;
+      const [domain, type, id] = parts as [string, string, string, string];
+      if (!isValidName(domain) || !isValidName(type) || !isValidName(id)) return;
+      const key = `${domain}/${type}/${id}`;
+      const listed = normalizeEtag(etag);
+      listing.set(key, { key, confirms: (revision) => isRevision(revision) && listed === md5Hex(revision + '\n') });
+    });
+    return listing;
+  }
+
+  /**
+   * Every object under `prefix`, in one paginated pass without a delimiter. ListObjects (v1)
+   * paged by marker, not v2: s3rver 3.7 makes v2 continuation tokens with DES, which Node 17+
+   * (OpenSSL 3) refuses, so past 1000 keys v2 fails there with a 500. On AWS both are equal.
+   */
+  private async listObjects(prefix: string, visit: (key: string, etag: string | undefined) => void): Promise<void> {
+    let marker: string | undefined;
+    for (;;) {
+      const page = await this.call('list', () =>
+        this.client.send(new ListObjectsCommand({ Bucket: this.bucket, Prefix: prefix, Marker: marker })),
+      );
+      const contents = page.Contents ?? [];
+      for (const object of contents) {
+        if (object.Key) visit(object.Key, object.ETag);
+      }
+      // Without a delimiter, the next page starts after the last key (NextMarker is only sent with one).
+      const last = page.NextMarker ?? contents[contents.length - 1]?.Key;
+      if (!page.IsTruncated || !last || last === marker) return;
+      marker = last;
+    }
+  }
+
+  async readCurrent(keys: readonly string[]): Promise<Map<string, CurrentRecord | null>> {
+    const records = await mapConcurrent(keys, this.concurrency, (key) => this.readOneCurrent(key));
+    return new Map(keys.map((key, index) => [key, records[index] ?? null]));
+  }
+
+  private async readOneCurrent(key: string): Promise<CurrentRecord | null> {
+    const objectKey = this.objectKey(key, CURRENT);
+    let body: string;
+    let metadata: Record<string, string> | undefined;
+    let etag: string | undefined;
+    try {
+      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: objectKey }));
+      body = (await response.Body?.transformToString('utf-8')) ?? '';
+      metadata = response.Metadata;
+      etag = response.ETag;
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw await this.describe(error, `read of ${key}`);
+    }
+    const revision = body.replace(/\n$/, '');
+    if (!isRevision(revision)) {
+      throw new StaticsError('store', `corrupt current of ${key} in ${this.description}: the body is not a revision`);
+    }
+    const record: CurrentRecord = { revision, transitions: decodeTransitions(metadata?.[TRANSITIONS_META]) };
+    if (etag) record.tag = etag;
+    return record;
+  }
+
+  async putRevision(key: string, revision: string, bytes: Buffer, info: RevisionInfo, provenance: Provenance): Promise<void> {
+    if (!isRevision(revision) || createHash('sha256').update(bytes).digest('hex') !== revision) {
+      throw new StaticsError('internal', `revision ${revision} of ${key} is not the sha256 of its bytes`);
+    }
+    const input: PutObjectCommandInput = {
+      Bucket: this.bucket,
+      Key: this.objectKey(key, revision),
+      Body: bytes,
+      ContentLength: bytes.length,
+      ContentMD5: md5Base64(bytes),
+      ContentType: info.mediaType,
+      CacheControl: REVISION_CACHE_CONTROL,
+      Metadata: encodeProvenance(provenance),
+    };
+    // One request either way: If-None-Match makes an existing revision a 412 instead of an
+    // overwrite (which would replace its provenance and, with versioning, store a duplicate).
+    try {
+      await this.putConditionally(input, { IfNoneMatch: '*' });
+    } catch (error) {
+      if (isPreconditionFailed(error)) return;
+      if (isConditionalConflict(error) && (await this.statRevision(key, revision))) return;
+      throw await this.describe(error, `write of ${key}@${revision.slice(0, 12)}`);
+    }
+  }
+
+  /** PUT with conditional headers, or without them once the server said it does not implement them. */
+  private async putConditionally(input: PutObjectCommandInput, conditions: Pick<PutObjectCommandInput, 'IfMatch' | 'IfNoneMatch'>): Promise<void> {
+    if (this.conditionalWrites) {
+      try {
+        await this.client.send(new PutObjectCommand({ ...input, ...conditions }));
+        return;
+      } catch (error) {
+        if (!conditionsUnsupported(error)) throw error;
+        this.conditionalWrites = false;
+      }
+    }
+    await this.client.send(new PutObjectCommand(input));
+  }
+
+  async statRevision(key: string, revision: string): Promise<RevisionInfo | null> {
+    if (!isRevision(revision)) return null;
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key, revision) }));
+      return { mediaType: head.ContentType ?? 'application/octet-stream', size: head.ContentLength ?? 0 };
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw await this.describe(error, `stat of ${key}@${revision.slice(0, 12)}`);
+    }
+  }
+
+  async getRevision(key: string, revision: string): Promise<StoredRevision | null> {
+    if (!isRevision(revision)) return null;
+    let bytes: Buffer;
+    let mediaType: string;
+    let metadata: Record<string, string> | undefined;
+    try {
+      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key, revision) }));
+      bytes = Buffer.from((await response.Body?.transformToByteArray()) ?? new Uint8Array());
+      mediaType = response.ContentType ?? 'application/octet-stream';
+      metadata = response.Metadata;
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw await this.describe(error, `read of ${key}@${revision.slice(0, 12)}`);
+    }
+    if (createHash('sha256').update(bytes).digest('hex') !== revision) {
+      throw new StaticsError('store', `corrupt revision ${revision} of ${key} in ${this.description}: its bytes do not hash to its name`);
+    }
+    return { revision, bytes, mediaType, provenance: decodeProvenance(metadata) };
+  }
+
+  async listRevisions(key: string): Promise<string[]> {
+    const folder = this.objectKey(key, '');
+    const revisions: string[] = [];
+    await this.listObjects(folder, (objectKey) => {
+      const name = objectKey.slice(folder.length);
+      if (isRevision(name)) revisions.push(name);
+    });
+    return revisions;
+  }
+
+  async setCurrent(key: string, transition: Transition, expected: CurrentRecord | null): Promise<void> {
+    const revision = transition.revision;
+    if (!revision || !isRevision(revision)) throw new StaticsError('internal', `setCurrent needs a revision for ${key}`);
+    // Never point `current` at a revision that is not there.
+    if (!(await this.statRevision(key, revision))) {
+      throw new StaticsError('store', `revision ${revision} of ${key} is not stored in ${this.description}; current not moved`);
+    }
+    const body = Buffer.from(`${revision}\n`);
+    const input: PutObjectCommandInput = {
+      Bucket: this.bucket,
+      Key: this.objectKey(key, CURRENT),
+      Body: body,
+      ContentLength: body.length,
+      ContentMD5: md5Base64(body),
+      ContentType: 'text/plain',
+      CacheControl: this.currentCacheControl,
+      WebsiteRedirectLocation: `/${this.objectKey(key, revision)}`,
+      Metadata: { [TRANSITIONS_META]: encodeTransitions(nextTransitions(transition, expected)) },
+    };
+    const conditions = expected ? { IfMatch: expected.tag ?? currentEtag(expected.revision) } : { IfNoneMatch: '*' };
+    try {
+      await this.putConditionally(input, conditions);
+    } catch (error) {
+      if (isPreconditionFailed(error) || isConditionalConflict(error)) {
+        throw new StaticsError('stale', `current of ${key} moved while writing (expected ${expected?.revision ?? 'none'})`, undefined, {
+          cause: error,
+        });
+      }
+      throw await this.describe(error, `move of current of ${key}`);
+    }
+  }
+
+  async deleteCurrent(key: string, _transition: Transition, expected: CurrentRecord): Promise<void> {
+    const input = { Bucket: this.bucket, Key: this.objectKey(key, CURRENT) };
+    const stale = (error: unknown): StaticsError =>
+      new StaticsError('stale', `current of ${key} moved while deleting (expected ${expected.revision})`, undefined, { cause: error });
+    try {
+      if (this.conditionalWrites) {
+        try {
+          await this.client.send(new DeleteObjectCommand({ ...input, IfMatch: expected.tag ?? currentEtag(expected.revision) }));
+          return;
+        } catch (error) {
+          if (!conditionsUnsupported(error)) throw error;
+          this.conditionalWrites = false;
+        }
+      }
+      await this.client.send(new DeleteObjectCommand(input));
+    } catch (error) {
+      // With If-Match, a `current` already gone is a 404: it moved too.
+      if (isPreconditionFailed(error) || isConditionalConflict(error) || isNotFound(error)) throw stale(error);
+      throw await this.describe(error, `delete of current of ${key}`);
+    }
+  }
+
+  async history(key: string): Promise<Transition[]> {
+    const objectKey = this.objectKey(key, CURRENT);
+    const versions = this.versionsListable ? await this.listVersions(objectKey) : undefined;
+    // No versions at all (or a server that lists none): `current` itself is all there is.
+    if (!versions || versions.length === 0) return (await this.headCurrent(objectKey, undefined))?.transitions ?? [];
+    const loaded = await mapConcurrent(versions, this.concurrency, async (version): Promise<CurrentVersion | null> => {
+      if (version.deleteMarker) return { lastModified: version.lastModified, deleteMarker: true, transitions: [] };
+      const head = await this.headCurrent(objectKey, version.versionId);
+      // A version expired between listing and reading adds nothing.
+      return head ? { lastModified: version.lastModified, deleteMarker: false, transitions: head.transitions } : null;
+    });
+    return mergeHistory(loaded.filter((version): version is CurrentVersion => version !== null));
+  }
+
+  private async headCurrent(objectKey: string, versionId: string | undefined): Promise<{ transitions: Transition[] } | null> {
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: objectKey, VersionId: versionId }));
+      return { transitions: decodeTransitions(head.Metadata?.[TRANSITIONS_META]) };
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw await this.describe(error, `read of ${objectKey}`);
+    }
+  }
+
+  /** Versions of one key, newest first; undefined where the server keeps or lists none. */
+  private async listVersions(objectKey: string): Promise<Array<{ versionId?: string; lastModified: Date; deleteMarker: boolean }> | undefined> {
+    const versions: Array<{ versionId?: string; lastModified: Date; deleteMarker: boolean }> = [];
+    let keyMarker: string | undefined;
+    let versionIdMarker: string | undefined;
+    do {
+      let page;
+      try {
+        page = await this.client.send(
+          new ListObjectVersionsCommand({ Bucket: this.bucket, Prefix: objectKey, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker }),
+        );
+      } catch (error) {
+        if (isNotImplemented(error)) {
+          this.versionsListable = false;
+          return undefined;
+        }
+        throw await this.describe(error, `listing versions of ${objectKey}`);
+      }
+      for (const version of page.Versions ?? []) {
+        if (version.Key !== objectKey) continue;
+        versions.push({ versionId: version.VersionId, lastModified: version.LastModified ?? new Date(0), deleteMarker: false });
+      }
+      for (const marker of page.DeleteMarkers ?? []) {
+        if (marker.Key !== objectKey) continue;
+        versions.push({ versionId: marker.VersionId, lastModified: marker.LastModified ?? new Date(0), deleteMarker: true });
+      }
+      keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+      versionIdMarker = page.IsTruncated ? page.NextVersionIdMarker : undefined;
+    } while (keyMarker);
+    return versions;
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+}
+
+/** A 501 to a conditional request: the server does not implement If-Match/If-None-Match. */
+function conditionsUnsupported(error: unknown): boolean {
+  return errorStatus(error) === 501 || errorCode(error) === 'NotImplemented';
+}
+
+/**
+ * The SDK's own region chain (AWS_REGION, then the profile's region in the config files), or
+ * `fallback` where it finds none: S3 answers any region's requests with the bucket's real region
+ * in errors, and custom endpoints mostly ignore the region.
+ */
+function chainRegionOr(fallback: string): () => Promise<string> {
+  // A client built without a region resolves it through that chain; only its provider is used.
+  const probe = new S3Client({});
+  const chain = probe.config.region;
+  probe.destroy();
+  let resolved: Promise<string> | undefined;
+  return () => (resolved ??= chain().catch(() => fallback));
+}
