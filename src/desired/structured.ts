@@ -22,7 +22,7 @@ import type { ErrorCode, Problem } from '../errors.js';
 export interface SourceMap {
   document: Document.Parsed;
   lineCounter: LineCounter;
-  /** The node each alias stood for, recorded while converting (so lookups need no re-walk). */
+  /** The node each alias stands for, found once per file (yaml's own lookup re-walks the tree). */
   aliasTargets: Map<Alias, YamlNode>;
 }
 
@@ -295,7 +295,7 @@ class JsonConverter {
 
   private convertMap(pairs: Pair[], mapNode: YamlNode): Record<string, unknown> {
     const result: Record<string, unknown> = {};
-    const keyNodes = new Map<string, unknown>();
+    const seenKeys = new Set<string>();
     const merges: unknown[] = [];
     for (const pair of pairs) {
       if (isMergeKey(pair.key)) {
@@ -308,11 +308,11 @@ class JsonConverter {
         continue;
       }
       // yaml checks uniqueness of keys as written; `1` and `"1"` only collide once stringified.
-      if (keyNodes.has(key.key)) {
+      if (seenKeys.has(key.key)) {
         this.fail((pair.key as YamlNode | null) ?? mapNode, `duplicate key ${JSON.stringify(key.key)}`);
         continue;
       }
-      keyNodes.set(key.key, pair.key);
+      seenKeys.add(key.key);
       setOwn(result, key.key, this.convert(pair.value));
     }
     // Explicit keys win over merged ones; earlier merge sources win over later ones.

@@ -216,7 +216,7 @@ class DocumentsWalker {
     if ('problem' in listing) return [listing];
     // Sorted by id, not by file name: `a-b.yaml` sorts before `a.yaml` but id `a` before `a-b`.
     const slots: Array<{ sortKey: string; entries: WalkEntry[] }> = [];
-    const byId = new Map<string, Array<FoundFile>>();
+    const byId = new Map<string, FoundFile[]>();
     for (const entry of listing.entries) {
       if (entry.kind === 'problem') {
         slots.push({ sortKey: entry.name, entries: [entry] });
@@ -261,7 +261,7 @@ class DocumentsWalker {
             problem: problemAt(
               'invalid-name',
               file.path,
-              `two files give the document key ${key}: ${paths.filter((path) => path !== file.path).join(', ')} as well`,
+              `the document key ${key} also comes from ${paths.filter((path) => path !== file.path).join(', ')}: keep one file per key`,
             ),
           })),
         });

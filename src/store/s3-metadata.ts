@@ -47,7 +47,9 @@ function decodeText(text: string): string | undefined {
 function encodeCapped(text: string, max: number): string {
   let encoded = encodeText(text);
   if (encoded.length <= max) return encoded;
-  const chars = Array.from(text);
+  // Every code point encodes to at least one character: start from at most `max` of them.
+  const chars = Array.from(text).slice(0, max);
+  encoded = encodeText(chars.join(''));
   while (chars.length > 0 && encoded.length > max) {
     chars.pop();
     encoded = encodeText(chars.join(''));

@@ -95,25 +95,39 @@ export function locationOf(source: SourceMap, node: YamlNode | null, file: strin
   return { file, line, col };
 }
 
-/** Depth-first search for the first property named `key` (optionally with a given scalar value). */
-export function findProperty(source: SourceMap, key: string, value?: string): Pair | undefined {
-  const visit = (node: unknown, depth: number): Pair | undefined => {
+// Schema keywords whose object values are keyed by names (of properties or definitions), not keywords.
+const NAME_KEYED_KEYWORDS: ReadonlySet<string> = new Set([
+  'properties',
+  'patternProperties',
+  '$defs',
+  'definitions',
+  'dependentSchemas',
+  'dependentRequired',
+]);
+
+/**
+ * Depth-first search of a schema for the first keyword `key` (optionally with a given scalar
+ * value), skipping property and definition names that merely look like it.
+ */
+export function findKeyword(source: SourceMap, key: string, value?: string): Pair | undefined {
+  const visit = (node: unknown, namesHere: boolean, depth: number): Pair | undefined => {
     if (depth > 256) return undefined;
     if (isMap(node)) {
       for (const pair of node.items) {
-        if (isScalar(pair.key) && pair.key.value === key) {
-          if (value === undefined || (isScalar(pair.value) && pair.value.value === value)) return pair as Pair;
+        const name = isScalar(pair.key) ? pair.key.value : undefined;
+        if (!namesHere && name === key && (value === undefined || (isScalar(pair.value) && pair.value.value === value))) {
+          return pair as Pair;
         }
-        const inside = visit(pair.value, depth + 1);
+        const inside = visit(pair.value, !namesHere && typeof name === 'string' && NAME_KEYED_KEYWORDS.has(name), depth + 1);
         if (inside) return inside;
       }
     } else if (isSeq(node)) {
       for (const item of node.items) {
-        const inside = visit(item, depth + 1);
+        const inside = visit(item, false, depth + 1);
         if (inside) return inside;
       }
     }
     return undefined;
   };
-  return visit(source.document.contents, 0);
+  return visit(source.document.contents, false, 0);
 }

@@ -4,16 +4,17 @@
  * they can `$ref` each other by `$id` (or by file name when they have none); each is compiled
  * only when first needed, once.
  */
-import { readFile, realpath, lstat, stat } from 'node:fs/promises';
+import { lstat, readFile, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import type { ValidateFunction } from 'ajv';
+import type { Node as YamlNode } from 'yaml';
 import { StaticsError, messageOf, type Problem } from '../errors.js';
 import { isValidName } from '../keys.js';
 import { parseStructured, sortProblems, type SourceMap } from '../desired/structured.js';
 import { isInside, listDirectory, NAME_RULE, problemAt, systemMessage, type FoundFile } from '../desired/walk.js';
-import { findProperty, locate, locationOf } from './locate.js';
+import { findKeyword, locate, locationOf, pointerSegments } from './locate.js';
 import { errorsToProblems } from './report.js';
 
 export interface SchemaSet {
@@ -46,39 +47,43 @@ interface SchemaEntry {
 
 export async function loadSchemas(root: string): Promise<{ schemas: SchemaSet; problems: Problem[] }> {
   const warnings: string[] = [];
+  const collect = (...args: unknown[]) => void warnings.push(args.map(String).join(' '));
   const ajv = new Ajv2020.default({
     allErrors: true,
-    // Unknown keywords and formats are mistakes in a user's schema, not something to ignore.
+    // Unknown keywords and formats are mistakes in a user's schema, not something to ignore; the
+    // type and tuple checks would reject ordinary valid schemas.
     strict: false,
     strictSchema: true,
     strictNumbers: true,
     strictTypes: false,
     strictTuples: false,
     strictRequired: false,
-    // Never print: collect what ajv would log and report it as problems.
-    logger: { log: () => {}, warn: (...args: unknown[]) => warnings.push(args.map(String).join(' ')), error: (...args: unknown[]) => warnings.push(args.map(String).join(' ')) },
+    // Never print: what ajv would log becomes a problem of the schema being handled.
+    logger: { log: () => {}, warn: collect, error: collect },
   });
   addFormats.default(ajv);
+  const takeWarnings = (path: string): Problem[] =>
+    warnings.splice(0).map((warning) => problemAt('schema-file', path, `invalid schema: ${warning}`));
 
   const problems: Problem[] = [];
   const byType = new Map<string, SchemaEntry>();
   const byDomainType = new Map<string, SchemaEntry>();
   const files = await findSchemaFiles(root, problems);
   const contents = await Promise.all(
-    files.map(async (file) => {
-      try {
-        return { file, bytes: await readFile(file.absolutePath) };
-      } catch (error) {
-        return { file, error };
-      }
-    }),
+    files.map((file) =>
+      readFile(file.absolutePath).then(
+        (bytes) => ({ file, bytes }),
+        (error: unknown) => ({ file, error }),
+      ),
+    ),
   );
+  // Every schema is added before any is compiled, so $ref can reach any of them.
   for (const item of contents) {
     const { file } = item;
     const entry: SchemaEntry = { path: file.path, brokenAtLoad: true };
     if (file.domain === undefined) byType.set(file.type, entry);
     else byDomainType.set(`${file.domain}/${file.type}`, entry);
-    if (!('bytes' in item) || item.bytes === undefined) {
+    if ('error' in item) {
       problems.push(problemAt('schema-file', file.path, `cannot read: ${systemMessage(item.error)}`));
       continue;
     }
@@ -88,22 +93,20 @@ export async function loadSchemas(root: string): Promise<{ schemas: SchemaSet; p
       continue;
     }
     entry.source = parsed.source;
-    const added = addSchema(ajv, parsed.value, parsed.source, file.path);
+    const added = [...addSchema(ajv, parsed.value, parsed.source, file.path), ...takeWarnings(file.path)];
     problems.push(...added);
     entry.brokenAtLoad = added.length > 0;
   }
 
   const compile = (entry: SchemaEntry): { validate: ValidateFunction } | { problems: Problem[] } => {
     if (entry.compiled) return entry.compiled;
-    warnings.length = 0;
     try {
       const validate = ajv.getSchema(entry.path);
       if (!validate) throw new Error('schema not found after adding it');
-      entry.compiled =
-        warnings.length > 0
-          ? { problems: warnings.map((warning) => problemAt('schema-file', entry.path, `invalid schema: ${warning}`)) }
-          : { validate };
+      const logged = takeWarnings(entry.path);
+      entry.compiled = logged.length > 0 ? { problems: logged } : { validate };
     } catch (error) {
+      warnings.length = 0;
       entry.compiled = { problems: [compileProblem(error, entry)] };
     }
     return entry.compiled;
@@ -165,23 +168,34 @@ function addSchema(ajv: InstanceType<typeof Ajv2020.default>, value: unknown, so
 /** A compile error, placed on the keyword or reference it is about when that can be found. */
 function compileProblem(error: unknown, entry: SchemaEntry): Problem {
   const text = messageOf(error);
+  const source = entry.source;
   let message = `invalid schema: ${text}`;
-  let pair: ReturnType<typeof findProperty>;
+  let keyNode: YamlNode | null = null;
   const unknownKeyword = /unknown keyword: "([^"]+)"/.exec(text);
-  const unknownFormat = /unknown format "([^"]+)"/.exec(text);
+  const unknownFormat = /unknown format "([^"]+)" ignored in schema at path "#([^"]*)"/.exec(text);
   const missingRef = /can't resolve reference (\S+)/.exec(text);
   if (unknownKeyword) {
     message = `unknown keyword "${unknownKeyword[1]}" (not part of JSON Schema 2020-12 or a supported vocabulary)`;
-    if (entry.source) pair = findProperty(entry.source, unknownKeyword[1]!);
+    if (source) keyNode = (findKeyword(source, unknownKeyword[1]!)?.key as YamlNode | undefined) ?? null;
   } else if (unknownFormat) {
     message = `unknown format "${unknownFormat[1]}"`;
-    if (entry.source) pair = findProperty(entry.source, 'format', unknownFormat[1]);
+    if (source) {
+      const found = locate(source, [...pointerSegments(safeDecode(unknownFormat[2]!)), 'format']);
+      keyNode = found.exact ? found.keyNode : found.node;
+    }
   } else if (missingRef) {
     message = `cannot resolve $ref "${missingRef[1]}"`;
-    if (entry.source) pair = findProperty(entry.source, '$ref', missingRef[1]);
+    if (source) keyNode = (findKeyword(source, '$ref', missingRef[1])?.key as YamlNode | undefined) ?? null;
   }
-  const node = (pair?.key ?? null) as Parameters<typeof locationOf>[1];
-  return { code: 'schema-file', message, location: entry.source ? locationOf(entry.source, node, entry.path) : { file: entry.path } };
+  return { code: 'schema-file', message, location: source ? locationOf(source, keyNode, entry.path) : { file: entry.path } };
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 interface SchemaFile {

@@ -33,6 +33,8 @@ export interface WebsiteResponse {
 export interface RecordedRequest {
   method: string;
   url: string;
+  /** Lower-case names. */
+  headers: Record<string, string | string[] | undefined>;
 }
 
 export interface TestS3 {
@@ -72,7 +74,7 @@ export async function startS3(): Promise<TestS3> {
 
   const recorders = new Set<RecordedRequest[]>();
   server.httpServer?.on('request', (req: IncomingMessage) => {
-    for (const log of recorders) log.push({ method: req.method ?? '', url: req.url ?? '' });
+    for (const log of recorders) log.push({ method: req.method ?? '', url: req.url ?? '', headers: { ...req.headers } });
   });
 
   const client = new S3Client({

@@ -153,6 +153,21 @@ describe('parse problems', () => {
     });
   }
 
+  it('stops aliases that expand exponentially', async () => {
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+    for (let level = 1; level < 9; level++) {
+      const previous = String.fromCharCode(96 + level);
+      const name = String.fromCharCode(97 + level);
+      levels.push(`${name}: &${name} [${Array(10).fill(`*${previous}`).join(', ')}]`);
+    }
+    const root = makeRepo({ 'documents/d/t/bomb.yaml': levels.join('\n') + '\n' });
+    const started = Date.now();
+    const { lines, documents } = await collect(root);
+    expect(documents).toEqual([]);
+    expect(lines).toEqual(['documents/d/t/bomb.yaml:1:1: aliases expand to too many values']);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
   it('reports every error of a file, sorted by position', async () => {
     const root = makeRepo({ 'documents/d/t/x.yaml': 'a: !one 1\nb: 2\nb: 3\nc: !two 4\n' });
     const { lines } = await collect(root);
@@ -239,8 +254,8 @@ describe('names and layout', () => {
     expect(documents.map((document) => document.key)).toEqual(['app/flags/y']);
     expect(problems.every((problem) => problem.code === 'invalid-name')).toBe(true);
     expect(lines).toEqual([
-      'documents/app/flags/x.json: two files give the document key app/flags/x: documents/app/flags/x.yaml as well',
-      'documents/app/flags/x.yaml: two files give the document key app/flags/x: documents/app/flags/x.json as well',
+      'documents/app/flags/x.json: the document key app/flags/x also comes from documents/app/flags/x.yaml: keep one file per key',
+      'documents/app/flags/x.yaml: the document key app/flags/x also comes from documents/app/flags/x.json: keep one file per key',
     ]);
   });
 

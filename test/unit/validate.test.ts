@@ -237,6 +237,29 @@ describe('broken schemas', () => {
     expect(problems.slice(0, 6).every((problem) => problem.code === 'schema-file')).toBe(true);
   });
 
+  it('places unknown keywords and formats on the keyword, not on a property of the same name', async () => {
+    const root = makeRepo({
+      'schemas/t.schema.json': [
+        '{',
+        '  "type": "object",',
+        '  "properties": {',
+        '    "colour": { "type": "string" },',
+        '    "when": { "type": "string", "format": "someday" }',
+        '  },',
+        '  "colour": "red"',
+        '}',
+      ].join('\n'),
+      'schemas/u.schema.json': '{\n  "properties": {\n    "when": { "format": "someday" }\n  }\n}\n',
+      'documents/d/t/x.yaml': 'a: 1\n',
+      'documents/d/u/x.yaml': 'a: 1\n',
+    });
+    const { lines } = await collect(root);
+    expect(lines.slice(0, 2)).toEqual([
+      'schemas/t.schema.json:7:3: unknown keyword "colour" (not part of JSON Schema 2020-12 or a supported vocabulary)',
+      'schemas/u.schema.json:3:15: unknown format "someday"',
+    ]);
+  });
+
   it('rejects a second schema with the same $id', async () => {
     const { problems } = await loadSchemasFrom({
       'schemas/a.schema.json': { $id: 'https://example.test/same.json', type: 'object' },
