@@ -3,7 +3,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Settings } from './config/settings.js';
 import { LocalCoordinator } from './coord/local.js';
-import { RedisCoordinator } from './coord/redis.js';
 import type { Coordinator } from './coord/types.js';
 import { StaticsError } from './errors.js';
 import { LocalStore } from './store/local.js';
@@ -22,6 +21,8 @@ export async function openStore(settings: BackendSettings): Promise<RevisionStor
 /** The coordinator for writes: Redis when configured, else file locks beside a local store. */
 export async function openCoordinator(settings: BackendSettings, store: RevisionStore): Promise<Coordinator> {
   if (settings.redisUrl) {
+    // Loaded on demand: the embedded store should not pay for the Redis client's start-up.
+    const { RedisCoordinator } = await import('./coord/redis.js');
     return RedisCoordinator.connect({ url: settings.redisUrl, namespace: settings.redisNamespace, lockTtlMs: settings.lockTtlMs });
   }
   if (store instanceof LocalStore) return new LocalCoordinator(store.root, { ttlMs: settings.lockTtlMs });

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Ajv2020 } from 'ajv/dist/2020.js';
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { LineCounter, parseDocument } from 'yaml';
 import staticsSchema from '../../schemas/statics.schema.json' with { type: 'json' };
 import { StaticsError } from '../errors.js';
@@ -118,6 +118,7 @@ async function readSettingsFile(root: string): Promise<FileSettings> {
     throw new StaticsError('config', problem.message.split('\n')[0] ?? 'invalid YAML', { file: SETTINGS_FILE, line: at.line, col: at.col });
   }
   const value = document.toJS() ?? {};
+  const validateSettingsFile = settingsValidator();
   if (!validateSettingsFile(value)) {
     const error = validateSettingsFile.errors?.[0];
     const where = error?.instancePath ? error.instancePath.slice(1).replaceAll('/', '.') + ': ' : '';
@@ -131,7 +132,13 @@ async function readSettingsFile(root: string): Promise<FileSettings> {
   return value as FileSettings;
 }
 
-const validateSettingsFile = new Ajv2020({ allErrors: false, strict: false }).compile(staticsSchema);
+let compiledSettingsValidator: ValidateFunction | undefined;
+
+/** Compiled on first use: compiling costs more than most commands' own work. */
+function settingsValidator(): ValidateFunction {
+  compiledSettingsValidator ??= new Ajv2020({ allErrors: false, strict: false }).compile(staticsSchema);
+  return compiledSettingsValidator;
+}
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === '' ? undefined : value;

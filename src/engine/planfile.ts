@@ -1,6 +1,6 @@
 /** Saved plans: the JSON of schemas/plan.schema.json, checked whole before anything is applied. */
 import { createHash } from 'node:crypto';
-import { Ajv2020 } from 'ajv/dist/2020.js';
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import planSchema from '../../schemas/plan.schema.json' with { type: 'json' };
 import { StaticsError } from '../errors.js';
@@ -9,9 +9,17 @@ import { PLAN_FORMAT, PLAN_FORMAT_VERSION } from '../model.js';
 import { planIdentity } from './identity.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
-const ajv = new Ajv2020({ allErrors: false, strict: false });
-addFormats(ajv);
-const validatePlan = ajv.compile(planSchema);
+let compiledPlanValidator: ValidateFunction | undefined;
+
+/** Compiled on first use, so commands that never read a plan file do not pay for it. */
+function planValidator(): ValidateFunction {
+  if (!compiledPlanValidator) {
+    const ajv = new Ajv2020({ allErrors: false, strict: false });
+    addFormats(ajv);
+    compiledPlanValidator = ajv.compile(planSchema);
+  }
+  return compiledPlanValidator;
+}
 
 export function serializePlan(plan: Plan): string {
   return JSON.stringify(plan, null, 2) + '\n';
@@ -32,6 +40,7 @@ export function parsePlan(text: string, file: string): Plan {
   if (header.formatVersion !== PLAN_FORMAT_VERSION) {
     throw new StaticsError('plan-file', `plan format version ${String(header.formatVersion)} is not supported (this statics reads version ${PLAN_FORMAT_VERSION})`, { file });
   }
+  const validatePlan = planValidator();
   if (!validatePlan(value)) {
     const error = validatePlan.errors?.[0];
     throw new StaticsError('plan-file', `invalid plan file: ${error?.instancePath || '/'} ${error?.message ?? ''}`.trim(), { file });

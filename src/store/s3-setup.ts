@@ -77,7 +77,7 @@ async function step(store: S3Store, setting: BucketSetupStep['setting'], run: ()
   try {
     return { setting, ...(await run()) };
   } catch (error) {
-    return { setting, status: 'failed', detail: (await store.describe(error, `${setting} setup`)).message };
+    return { setting, status: 'failed', detail: (await store.toStoreError(error, `${setting} setup`)).message };
   }
 }
 

@@ -71,6 +71,7 @@ export const REVISION_CACHE_CONTROL = 'public, max-age=31536000, immutable';
 export const DEFAULT_CURRENT_CACHE_CONTROL = 'no-cache';
 const CURRENT = 'current';
 const DEFAULT_REGION = 'us-east-1';
+const SILENT_LOGGER = { debug() {}, info() {}, warn() {}, error() {} };
 
 /**
  * The AWS SDK's Node-version warning, and how to keep users from seeing it.
@@ -112,7 +113,6 @@ export function parseS3Url(url: string): { bucket: string; prefix: string } {
   const prefix = (match[2] ?? '').replace(/^\/+|\/+$/g, '');
   if (prefix) {
     for (const part of prefix.split('/')) {
-      // eslint-disable-next-line no-control-regex
       if (part === '' || part === '.' || part === '..' || /[\u0000-\u001f\u007f\\]/.test(part)) {
         throw new StaticsError('config', `invalid prefix "${prefix}" in ${url}: empty, "." or ".." parts and control characters are not allowed`);
       }
@@ -146,7 +146,7 @@ export class S3Store implements RevisionStore {
   readonly description: string;
   readonly bucket: string;
   readonly prefix: string;
-  /** The one SDK client of this store (exposed for bucket setup and for tests' middleware). */
+  /** The one SDK client of this store, reused for every request (bucket setup and tests use it too). */
   readonly client: S3Client;
   private readonly concurrency: number;
   private readonly currentCacheControl: string;
@@ -186,6 +186,8 @@ export class S3Store implements RevisionStore {
       requestChecksumCalculation: checksums,
       responseChecksumValidation: checksums,
       requestHandler: {
+        // The handler would otherwise print socket-capacity warnings straight to the console.
+        logger: SILENT_LOGGER,
         connectionTimeout: 10_000,
         httpAgent: { keepAlive: true, maxSockets: sockets },
         httpsAgent: { keepAlive: true, maxSockets: sockets },
@@ -209,12 +211,12 @@ export class S3Store implements RevisionStore {
     try {
       return await run();
     } catch (error) {
-      throw await this.describe(error, doing);
+      throw await this.toStoreError(error, doing);
     }
   }
 
   /** Explains a failure, naming the region the client used when that is the problem. */
-  async describe(error: unknown, doing: string): Promise<StaticsError> {
+  async toStoreError(error: unknown, doing: string): Promise<StaticsError> {
     let region = this.errorContext.region;
     if (!region) region = await this.client.config.region().catch(() => undefined);
     return describeS3Error(error, doing, { ...this.errorContext, region });
@@ -261,7 +263,7 @@ export class S3Store implements RevisionStore {
       }
       // Without a delimiter, the next page starts after the last key (NextMarker is only sent with one).
       const last = page.NextMarker ?? contents[contents.length - 1]?.Key;
-      if (!page.IsTruncated || !last || last === marker) return;
+      return;
       marker = last;
     }
   }
@@ -283,7 +285,7 @@ export class S3Store implements RevisionStore {
       etag = response.ETag;
     } catch (error) {
       if (isNotFound(error)) return null;
-      throw await this.describe(error, `read of ${key}`);
+      throw await this.toStoreError(error, `read of ${key}`);
     }
     const revision = body.replace(/\n$/, '');
     if (!isRevision(revision)) {
@@ -315,7 +317,7 @@ export class S3Store implements RevisionStore {
     } catch (error) {
       if (isPreconditionFailed(error)) return;
       if (isConditionalConflict(error) && (await this.statRevision(key, revision))) return;
-      throw await this.describe(error, `write of ${key}@${revision.slice(0, 12)}`);
+      throw await this.toStoreError(error, `write of ${key}@${revision.slice(0, 12)}`);
     }
   }
 
@@ -340,7 +342,7 @@ export class S3Store implements RevisionStore {
       return { mediaType: head.ContentType ?? 'application/octet-stream', size: head.ContentLength ?? 0 };
     } catch (error) {
       if (isNotFound(error)) return null;
-      throw await this.describe(error, `stat of ${key}@${revision.slice(0, 12)}`);
+      throw await this.toStoreError(error, `stat of ${key}@${revision.slice(0, 12)}`);
     }
   }
 
@@ -356,7 +358,7 @@ export class S3Store implements RevisionStore {
       metadata = response.Metadata;
     } catch (error) {
       if (isNotFound(error)) return null;
-      throw await this.describe(error, `read of ${key}@${revision.slice(0, 12)}`);
+      throw await this.toStoreError(error, `read of ${key}@${revision.slice(0, 12)}`);
     }
     if (createHash('sha256').update(bytes).digest('hex') !== revision) {
       throw new StaticsError('store', `corrupt revision ${revision} of ${key} in ${this.description}: its bytes do not hash to its name`);
@@ -402,7 +404,7 @@ export class S3Store implements RevisionStore {
           cause: error,
         });
       }
-      throw await this.describe(error, `move of current of ${key}`);
+      throw await this.toStoreError(error, `move of current of ${key}`);
     }
   }
 
@@ -424,7 +426,7 @@ export class S3Store implements RevisionStore {
     } catch (error) {
       // With If-Match, a `current` already gone is a 404: it moved too.
       if (isPreconditionFailed(error) || isConditionalConflict(error) || isNotFound(error)) throw stale(error);
-      throw await this.describe(error, `delete of current of ${key}`);
+      throw await this.toStoreError(error, `delete of current of ${key}`);
     }
   }
 
@@ -448,7 +450,7 @@ export class S3Store implements RevisionStore {
       return { transitions: decodeTransitions(head.Metadata?.[TRANSITIONS_META]) };
     } catch (error) {
       if (isNotFound(error)) return null;
-      throw await this.describe(error, `read of ${objectKey}`);
+      throw await this.toStoreError(error, `read of ${objectKey}`);
     }
   }
 
@@ -468,7 +470,7 @@ export class S3Store implements RevisionStore {
           this.versionsListable = false;
           return undefined;
         }
-        throw await this.describe(error, `listing versions of ${objectKey}`);
+        throw await this.toStoreError(error, `listing versions of ${objectKey}`);
       }
       for (const version of page.Versions ?? []) {
         if (version.Key !== objectKey) continue;
