@@ -15,8 +15,9 @@ interface Payload {
   ref?: string;
 }
 
-export function resolveTrigger(command: 'plan' | 'apply', eventName: string | undefined, payload: Payload, ref: string | undefined): Trigger {
-  const event = eventName ?? '(none)';
+export function resolveTrigger(command: 'plan' | 'apply', eventName: string | undefined, eventPayload: object, ref: string | undefined): Trigger {
+  const event = eventName || '(none)';
+  const payload = eventPayload as Payload;
   if (event === 'pull_request' || event === 'pull_request_target') {
     if (command === 'apply') {
       throw new StaticsError('usage', `command: apply does not run on ${event} events, where nothing is merged yet: ${FITS}`);

@@ -46,10 +46,6 @@ export function isNotFound(error: unknown): boolean {
   return code === 'NoSuchKey' || code === 'NotFound' || (errorStatus(error) === 404 && code !== 'NoSuchBucket');
 }
 
-export function isNoSuchBucket(error: unknown): boolean {
-  return errorCode(error) === 'NoSuchBucket';
-}
-
 export function isPreconditionFailed(error: unknown): boolean {
   return errorStatus(error) === 412 || errorCode(error) === 'PreconditionFailed';
 }

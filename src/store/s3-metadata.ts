@@ -120,7 +120,7 @@ export function decodeTransitions(value: string | undefined): Transition[] {
   for (let index = decoded.length - 1; index >= 0; index--) {
     const transition = decoded[index];
     if (!transition) continue;
-    if (transition.previous === '^') transition.previous = null;
+    if (transition.previous === '^') transition.previous = decoded[index + 1]?.revision ?? null;
     transitions.unshift(transition);
   }
   return transitions;

@@ -263,7 +263,7 @@ export class S3Store implements RevisionStore {
       }
       // Without a delimiter, the next page starts after the last key (NextMarker is only sent with one).
       const last = page.NextMarker ?? contents[contents.length - 1]?.Key;
-      return;
+      if (!page.IsTruncated || !last || last === marker) return;
       marker = last;
     }
   }
