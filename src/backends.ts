@@ -8,14 +8,16 @@ import { StaticsError } from './errors.js';
 import { LocalStore } from './store/local.js';
 import type { RevisionStore } from './store/types.js';
 
-export type BackendSettings = Pick<Settings, 'store' | 'redisUrl' | 'redisNamespace' | 'lockTtlMs'>;
+export type BackendSettings = Pick<Settings, 'store' | 'redisUrl' | 'redisNamespace' | 'lockTtlMs' | 's3Endpoint'>;
 
 export async function openStore(settings: BackendSettings): Promise<RevisionStore> {
   if (settings.store.startsWith('file://')) {
     const root = fileURLToPath(settings.store.startsWith('file:///') ? settings.store : `file://${path.resolve(settings.store.slice(7))}`);
     return new LocalStore(root, settings.store);
   }
-  throw new StaticsError('config', `store ${settings.store} is not supported yet`);
+  // Loaded on demand: the embedded store should not pay for the AWS SDK's start-up.
+  const { S3Store, parseS3Url } = await import('./store/s3.js');
+  return new S3Store({ ...parseS3Url(settings.store), endpoint: settings.s3Endpoint });
 }
 
 /** The coordinator for writes: Redis when configured, else file locks beside a local store. */

@@ -3,12 +3,13 @@ import packageJson from '../../package.json' with { type: 'json' };
 import { ProblemsError, StaticsError, isStaticsError, messageOf } from '../errors.js';
 import type { Command, CommandContext } from './command.js';
 import { applyCommand } from './commands/apply.js';
+import { initCommand } from './commands/init.js';
 import { getCommand, historyCommand, rollbackCommand, unlockCommand } from './commands/documents.js';
 import { planCommand } from './commands/plan.js';
 import { validateCommand } from './commands/validate.js';
 import { problemLine, processIo, type Io } from './io.js';
 
-const COMMANDS: Command[] = [validateCommand, planCommand, applyCommand, getCommand, historyCommand, rollbackCommand, unlockCommand];
+const COMMANDS: Command[] = [validateCommand, planCommand, applyCommand, initCommand, getCommand, historyCommand, rollbackCommand, unlockCommand];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

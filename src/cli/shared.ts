@@ -8,6 +8,8 @@ import type { RevisionStore } from '../store/types.js';
 import type { DesiredSettings } from '../desired/index.js';
 import { stringOption, flag, type Parsed } from './args.js';
 import type { Io } from './io.js';
+import type { ApplyCheckpoint, ApplyOptions } from '../engine/apply.js';
+import { StaticsError } from '../errors.js';
 
 export function settingFlags(parsed: Parsed): SettingFlags {
   const parallelism = stringOption(parsed, 'parallelism');
@@ -63,4 +65,25 @@ export async function withStore<T>(settings: Settings, work: (store: RevisionSto
   } finally {
     await store.close();
   }
+}
+
+const CHECKPOINTS: readonly ApplyCheckpoint[] = ['locked', 'revision-written', 'current-moved', 'recorded'];
+
+/**
+ * STATICS_FAILPOINT=<checkpoint>[:stop] kills (or, with :stop, pauses) this process the first
+ * time apply reaches that checkpoint: how the tests prove crash safety at exact points.
+ */
+export function failpoint(io: Io): ApplyOptions['checkpoint'] {
+  const spec = io.env.STATICS_FAILPOINT;
+  if (!spec) return undefined;
+  const [point, mode] = spec.split(':');
+  if (!CHECKPOINTS.includes(point as ApplyCheckpoint) || (mode !== undefined && mode !== 'stop')) {
+    throw new StaticsError('config', `STATICS_FAILPOINT must be one of ${CHECKPOINTS.join(', ')}, optionally with :stop`);
+  }
+  let fired = false;
+  return (reached) => {
+    if (reached !== point || fired) return;
+    fired = true;
+    process.kill(process.pid, mode === 'stop' ? 'SIGSTOP' : 'SIGKILL');
+  };
 }

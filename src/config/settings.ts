@@ -17,6 +17,8 @@ export interface Settings {
   store: string;
   redisUrl?: string;
   redisNamespace: string;
+  /** A non-AWS S3 endpoint (AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL), addressed path-style. */
+  s3Endpoint?: string;
   prune: boolean;
   maxFileBytes: number;
   mediaTypes: Record<string, string>;
@@ -72,6 +74,7 @@ export async function loadSettings(dir: string, flags: SettingFlags, env: Record
     store: resolveStoreUrl(store, root),
     redisUrl: flags.redisUrl ?? nonEmpty(env.STATICS_REDIS_URL) ?? file.redis,
     redisNamespace: flags.redisNamespace ?? nonEmpty(env.STATICS_REDIS_NAMESPACE) ?? file.redisNamespace ?? '',
+    s3Endpoint: nonEmpty(env.AWS_ENDPOINT_URL_S3) ?? nonEmpty(env.AWS_ENDPOINT_URL),
     prune: flags.prune ?? parseBoolean(env.STATICS_PRUNE, 'STATICS_PRUNE') ?? file.prune ?? false,
     maxFileBytes: file.maxFileSize === undefined ? DEFAULTS.maxFileBytes : parseSize(file.maxFileSize, SETTINGS_FILE),
     mediaTypes: lowerCaseKeys(file.mediaTypes ?? {}),

@@ -19,7 +19,11 @@ export interface ApplyOptions {
   /** Called after each document, for progress displays. */
   onProgress?: (done: number, total: number) => void;
   now?: () => Date;
+  /** Called after each step of a document's write; lets tests crash or stall at exact points. */
+  checkpoint?: (point: ApplyCheckpoint, key: string) => Promise<void> | void;
 }
+
+export type ApplyCheckpoint = 'locked' | 'revision-written' | 'current-moved' | 'recorded';
 
 type Actionable = PlanEntry & { action: 'create' | 'update' | 'delete' };
 
@@ -47,6 +51,7 @@ export async function applyEntry(entry: Actionable, store: RevisionStore, coord:
     // Bytes are checked before anything is locked or written.
     const bytes = entry.content ? decodeContent(entry) : null;
     lock = await coord.acquire(entry.key, { operation: options.operation, timeoutMs: options.lockTimeoutMs });
+    await options.checkpoint?.('locked', entry.key);
     const current = (await store.readCurrent([entry.key])).get(entry.key) ?? null;
     const actual = current?.revision ?? null;
     if (actual === entry.revision) return { ...result, outcome: 'already-current' };
@@ -75,11 +80,14 @@ export async function applyEntry(entry: Actionable, store: RevisionStore, coord:
       } else if (!(await store.statRevision(entry.key, revision))) {
         throw new StaticsError('not-found', `revision ${revision} of ${entry.key} is not stored and the plan carries no content`);
       }
+      await options.checkpoint?.('revision-written', entry.key);
       // The last moment to notice a lost lock: after this, `current` moves.
       await lock.assertHeld();
       await store.setCurrent(entry.key, transition, current);
     }
+    await options.checkpoint?.('current-moved', entry.key);
     await coord.recordChange(eventOf(entry.key, transition));
+    await options.checkpoint?.('recorded', entry.key);
     return { ...result, outcome: 'applied' };
   } catch (error) {
     if (error instanceof StaticsError && error.code === 'stale') return { ...result, outcome: 'stale', error: error.message };

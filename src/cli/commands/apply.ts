@@ -11,7 +11,7 @@ import { gitCommit } from '../../util/git.js';
 import { flag, listOption, parseCommandArgs, stringOption } from '../args.js';
 import type { Command } from '../command.js';
 import { confirm, progressReporter, useColor, type Io } from '../io.js';
-import { actorName, desiredSettings, settingsFor, withBackends } from '../shared.js';
+import { actorName, desiredSettings, failpoint, settingsFor, withBackends } from '../shared.js';
 import { PLAN_OPTIONS } from './plan.js';
 
 export const applyCommand: Command = {
@@ -104,6 +104,7 @@ Exit codes: 0 everything applied or already current, 1 any error, stale or faile
           actor: actorName(io),
           commit: plan.source.commit,
           onProgress: progress.update,
+          checkpoint: failpoint(io),
         });
       } finally {
         progress.finish();

@@ -1,0 +1,62 @@
+import path from 'node:path';
+import { openStore } from '../../backends.js';
+import { StaticsError } from '../../errors.js';
+import { BACKEND_OPTIONS, flag, parseCommandArgs, stringOption } from '../args.js';
+import type { Command } from '../command.js';
+import { settingsFor } from '../shared.js';
+
+export const initCommand: Command = {
+  name: 'init',
+  summary: 'Set up the bucket: website hosting, versioning, lifecycle',
+  help: `Usage: statics init [--dir DIR] [--store s3://bucket/prefix] [options]
+
+Configures the store's bucket for statics, idempotently:
+  website      static website hosting, so GET …/current answers a redirect to the revision
+  versioning   keeps every move of current, for deep history and rollback
+  lifecycle    (with --noncurrent-days N) expires old versions of current after N days
+
+Options:
+  --create-bucket          create the bucket when it does not exist
+  --noncurrent-days N      add the lifecycle rule
+  --dir DIR                the repository whose statics.yaml names the store (default .)
+  --store URL              s3://bucket/prefix (env STATICS_STORE)
+
+Exit codes: 0 everything configured (or already so), 1 a setting could not be applied; each
+line says what that means for you.`,
+  async run(argv, io) {
+    const parsed = parseCommandArgs('init', argv, {
+      ...BACKEND_OPTIONS,
+      dir: { type: 'string' },
+      'create-bucket': { type: 'boolean' },
+      'noncurrent-days': { type: 'string' },
+    }, 0);
+    const days = stringOption(parsed, 'noncurrent-days');
+    if (days !== undefined && !/^[1-9][0-9]{0,4}$/.test(days)) {
+      throw new StaticsError('usage', `init: --noncurrent-days must be a whole number of days, not "${days}"`);
+    }
+    const settings = await settingsFor(path.resolve(io.cwd, stringOption(parsed, 'dir') ?? '.'), parsed, io);
+    if (!settings.store.startsWith('s3://')) {
+      io.stdout.write(`${settings.store} is a local directory: there is nothing to set up.\n`);
+      return 0;
+    }
+    const store = await openStore(settings);
+    const { S3Store, configureBucket } = await import('../../store/s3.js');
+    if (!(store instanceof S3Store)) throw new StaticsError('internal', 'expected an S3 store');
+    try {
+      const steps = await configureBucket(store, {
+        createBucket: flag(parsed, 'create-bucket'),
+        ...(days ? { noncurrentVersionDays: Number(days) } : {}),
+      });
+      const width = Math.max(...steps.map((s) => s.setting.length));
+      for (const step of steps) io.stdout.write(`${step.setting.padEnd(width)}  ${step.status}: ${step.detail}\n`);
+      const missing = steps.filter((s) => s.status === 'failed' || s.status === 'unsupported');
+      if (missing.length > 0) {
+        io.stderr.write(`statics: ${store.description} is not fully set up: ${missing.map((s) => `${s.setting} ${s.status}`).join(', ')}\n`);
+        return 1;
+      }
+      return 0;
+    } finally {
+      await store.close();
+    }
+  },
+};
