@@ -15,7 +15,7 @@ export interface PlanOptions {
   desired: DesiredSettings;
   prune: boolean;
   targets: string[];
-  /** Largest share of the store's documents (in scope) one plan may delete. */
+  /** Largest share of the store's documents one plan may delete. */
   deleteGuard: number;
   /** Lets a plan delete more than the guard allows, or every document. */
   allowMassDelete: boolean;
@@ -80,7 +80,7 @@ export async function createPlan(store: RevisionStore, options: PlanOptions): Pr
 
   entries.sort((a, b) => compareKeys(a.key, b.key));
   const summary = summarize(entries);
-  guardDeletions(summary, [...listing.keys()].filter(accept).length, options);
+  guardDeletions(summary, listing.size, options);
 
   return {
     format: PLAN_FORMAT,
@@ -171,19 +171,19 @@ export function summarize(entries: readonly PlanEntry[]): PlanSummary {
 }
 
 /** A wrong directory or a bad glob must not wipe production. */
-function guardDeletions(summary: PlanSummary, storedInScope: number, options: PlanOptions): void {
+function guardDeletions(summary: PlanSummary, stored: number, options: PlanOptions): void {
   if (summary.delete === 0 || options.allowMassDelete) return;
-  const share = summary.delete / storedInScope;
-  if (summary.delete === storedInScope) {
+  const share = summary.delete / stored;
+  if (summary.delete === stored) {
     throw new StaticsError(
       'delete-guard',
-      `refusing a plan that deletes every document in scope (${summary.delete}); check the directory, or pass --allow-mass-delete`,
+      `refusing a plan that deletes every document in the store (${stored}); check the directory, or pass --allow-mass-delete`,
     );
   }
   if (share > options.deleteGuard) {
     throw new StaticsError(
       'delete-guard',
-      `refusing a plan that deletes ${summary.delete} of ${storedInScope} documents (${Math.round(share * 100)}%, more than the deleteGuard of ${Math.round(options.deleteGuard * 100)}%); pass --allow-mass-delete if intended`,
+      `refusing a plan that deletes ${summary.delete} of ${stored} documents (${Math.round(share * 100)}%, more than the deleteGuard of ${Math.round(options.deleteGuard * 100)}%); pass --allow-mass-delete if intended`,
     );
   }
 }

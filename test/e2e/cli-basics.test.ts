@@ -175,7 +175,7 @@ describe('the plan/apply loop on the embedded store', () => {
     await mkdir(path.join(dir, 'documents'));
     const wipe = await runCli(['plan', dir, '--prune']);
     expect(wipe.code).toBe(1);
-    expect(wipe.stderr).toMatch(/refusing a plan that deletes every document/);
+    expect(wipe.stderr).toMatch(/refusing a plan that deletes every document in the store/);
     expect(wipe.stderr.trim().split('\n')).toHaveLength(1);
   });
 
