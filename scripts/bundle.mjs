@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 /**
- * Bundles the GitHub Action into dist/: dist/index.mjs (ESM, every dependency inside, the action
- * has no node_modules) and dist/licenses.txt (the licenses of the packages it contains).
+ * Bundles the GitHub Action into dist/: dist/index.mjs (ESM, every dependency inside: the action
+ * has no node_modules), chunks loaded only when needed (the AWS SDK, ioredis, Octokit) in
+ * dist/chunks/, and dist/licenses.txt (the licenses of the packages bundled).
  * Deterministic: the same sources and node_modules give the same bytes (no timestamps, and paths
  * only relative to the project root). `node scripts/bundle.mjs [--outdir DIR]`; default dist/.
  */
-import { readFile, readdir, mkdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -31,11 +32,18 @@ const versionOnly = {
   },
 };
 
+// Chunk names carry content hashes: old ones must not linger beside new ones.
+await rm(path.join(outdir, 'chunks'), { recursive: true, force: true });
+
 const result = await esbuild.build({
   // Paths esbuild keeps in the output are relative to this, never to where the script runs.
   absWorkingDir: root,
-  entryPoints: ['src/action/index.ts'],
-  outfile: path.join(outdir, 'index.mjs'),
+  entryPoints: { index: 'src/action/index.ts' },
+  outdir,
+  outExtension: { '.js': '.mjs' },
+  // Dynamic imports become chunks, so a plan against file:// never parses the AWS SDK.
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -56,8 +64,14 @@ const result = await esbuild.build({
 });
 
 await writeFile(path.join(outdir, 'licenses.txt'), await licenses(Object.keys(result.metafile.inputs)));
-const size = (await readFile(path.join(outdir, 'index.mjs'))).length;
-process.stdout.write(`bundled ${path.relative(process.cwd(), path.join(outdir, 'index.mjs')) || 'index.mjs'} (${(size / 1024 / 1024).toFixed(2)} MiB)\n`);
+const outputs = Object.entries(result.metafile.outputs);
+const total = outputs.reduce((sum, [, output]) => sum + output.bytes, 0);
+const entry = outputs.find(([, output]) => output.entryPoint)?.[1].bytes ?? 0;
+process.stdout.write(`bundled ${path.relative(process.cwd(), outdir) || '.'}: ${outputs.length} files, ${mib(total)} (index.mjs ${mib(entry)})\n`);
+
+function mib(bytes) {
+  return `${(bytes / 1024 / 1024).toFixed(2)} MiB`;
+}
 
 /** Every bundled package with its license; identical license texts are printed once. */
 async function licenses(inputs) {
@@ -82,7 +96,7 @@ async function licenses(inputs) {
     if (!byText.has(key)) byText.set(key, []);
     byText.get(key).push(`${manifest.name}@${manifest.version} (${license})`);
   }
-  let out = 'Packages bundled in dist/index.mjs, with their licenses.\n';
+  let out = 'Packages bundled in dist/, with their licenses.\n';
   for (const [text, names] of [...byText].sort((a, b) => (a[1][0] < b[1][0] ? -1 : 1))) {
     out += `\n${'='.repeat(78)}\n${names.join('\n')}\n${'-'.repeat(78)}\n${text}\n`;
   }

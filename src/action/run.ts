@@ -2,16 +2,15 @@
  * The GitHub Action: plan on pull requests (job summary, sticky comment, annotations), apply on
  * push to the default branch. A thin front end over the engine the CLI uses.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as core from '@actions/core';
-import { context, getOctokit } from '@actions/github';
 import packageJson from '../../package.json' with { type: 'json' };
 import { desiredSettings, withBackends, withStore } from '../cli/shared.js';
 import { loadSettings, type Settings } from '../config/settings.js';
 import { applyPlan } from '../engine/apply.js';
-import { createPlan } from '../engine/plan.js';
+import { createPlan, type PlanOptions } from '../engine/plan.js';
 import { serializePlan } from '../engine/planfile.js';
 import { ProblemsError, StaticsError, isStaticsError, messageOf, type Problem } from '../errors.js';
 import type { ApplyReport, Plan } from '../model.js';
@@ -59,7 +58,7 @@ export async function run(env: Record<string, string | undefined> = process.env)
   try {
     const inputs = readInputs();
     scope.inputs = inputs;
-    const trigger = resolveTrigger(inputs.command, context.eventName, context.payload, env.GITHUB_REF);
+    const trigger = resolveTrigger(inputs.command, env.GITHUB_EVENT_NAME, await eventPayload(env.GITHUB_EVENT_PATH), env.GITHUB_REF);
     scope.repositoryDir = path.resolve(runner.workspace, inputs.dir);
     const settings = await loadSettings(scope.repositoryDir, settingFlags(inputs), env);
     const target: CommentTarget = { dir: shownDir(runner.workspace, settings.dir), store: shownStore(settings.store, runner.workspace) };
@@ -72,24 +71,25 @@ export async function run(env: Record<string, string | undefined> = process.env)
 
 async function planStep(scope: Scope, inputs: ActionInputs, settings: Settings, trigger: Trigger, target: CommentTarget): Promise<void> {
   const { runner } = scope;
-  const pull = trigger.kind === 'pull-request' && inputs.comment !== 'false' ? commentContext(inputs, runner, trigger) : null;
+  const pull = trigger.kind === 'pull-request' && inputs.comment !== 'false' ? await commentContext(inputs, runner, trigger) : null;
   let plan: Plan;
   try {
     // Read-only: a pull request's plan never opens Redis and never writes.
     plan = await withStore(settings, async (store) => createPlan(store, await planOptions(settings, inputs, runner)));
   } catch (error) {
-    if (pull) await commentFailure(pull, target, error, scope);
+    // The plan's own error is what the step reports; a comment that cannot be written only warns.
+    if (pull) await commentFailure(pull, target, error, scope).catch((failure: unknown) => core.warning(`Could not update the plan comment: ${messageOf(failure)}`));
     throw error;
   }
   await savePlan(plan, inputs, runner);
   core.info(renderPlanText(plan, { color: runner.color }));
   await scope.summary.append(fitPlanMarkdown(plan, SUMMARY_BYTES - RESERVED_BYTES, runner.runUrl));
-  if (pull) await commentPlan(pull, target, plan, inputs, runner);
+  if (pull) await commentPlan(pull, target, plan, runner);
 }
 
 async function applyStep(scope: Scope, inputs: ActionInputs, settings: Settings, target: CommentTarget): Promise<void> {
   const { runner } = scope;
-  const github = inputs.requireReviewedPlan ? client(inputs, 'require-reviewed-plan') : null;
+  const github = inputs.requireReviewedPlan ? await client(inputs, 'require-reviewed-plan') : null;
   // The coordinator opens before anything is planned, so a missing Redis is reported first.
   const { plan, report } = await withBackends(settings, async (store, coord) => {
     const plan = await createPlan(store, await planOptions(settings, inputs, runner));
@@ -115,7 +115,7 @@ async function applyStep(scope: Scope, inputs: ActionInputs, settings: Settings,
   if (!report.ok) failApply(plan, report, settings.dir, runner.workspace);
 }
 
-async function planOptions(settings: Settings, inputs: ActionInputs, runner: Runner) {
+async function planOptions(settings: Settings, inputs: ActionInputs, runner: Runner): Promise<PlanOptions> {
   return {
     dir: settings.dir,
     desired: desiredSettings(settings),
@@ -129,18 +129,22 @@ async function planOptions(settings: Settings, inputs: ActionInputs, runner: Run
   };
 }
 
+/** Saves the plan's JSON and sets the plan's outputs. */
 async function savePlan(plan: Plan, inputs: ActionInputs, runner: Runner): Promise<void> {
   const file = path.resolve(runner.workspace, inputs.planFile ?? path.join(runner.runnerTemp, 'statics-plan.json'));
   await mkdir(path.dirname(file), { recursive: true });
   await writeFile(file, serializePlan(plan));
-  const changes = plan.summary.create + plan.summary.update + plan.summary.delete;
-  core.setOutput('has-changes', changes > 0);
+  core.setOutput('has-changes', changeCount(plan) > 0);
   core.setOutput('create', plan.summary.create);
   core.setOutput('update', plan.summary.update);
   core.setOutput('delete', plan.summary.delete);
   core.setOutput('unchanged', plan.summary.unchanged);
   core.setOutput('plan-id', plan.id);
   core.setOutput('plan-file', file);
+}
+
+function changeCount(plan: Plan): number {
+  return plan.summary.create + plan.summary.update + plan.summary.delete;
 }
 
 // ---- the pull request comment ----
@@ -152,19 +156,18 @@ interface PullContext {
   mode: ActionInputs['comment'];
 }
 
-function commentContext(inputs: ActionInputs, runner: Runner, trigger: Extract<Trigger, { kind: 'pull-request' }>): PullContext | null {
+async function commentContext(inputs: ActionInputs, runner: Runner, trigger: Extract<Trigger, { kind: 'pull-request' }>): Promise<PullContext | null> {
   if (!inputs.githubToken) {
     core.warning('No github-token: the plan is in the job summary only, not commented on the pull request.');
     return null;
   }
-  return { github: getOctokit(inputs.githubToken), issue: { owner: runner.owner, repo: runner.repo, number: trigger.number }, fork: trigger.fork, mode: inputs.comment };
+  return { github: await client(inputs, 'the pull request comment'), issue: { owner: runner.owner, repo: runner.repo, number: trigger.number }, fork: trigger.fork, mode: inputs.comment };
 }
 
-async function commentPlan(pull: PullContext, target: CommentTarget, plan: Plan, inputs: ActionInputs, runner: Runner): Promise<void> {
+async function commentPlan(pull: PullContext, target: CommentTarget, plan: Plan, runner: Runner): Promise<void> {
   await guardComment(pull, async () => {
     const existing = await findSticky(pull.github, pull.issue, target);
-    const changes = plan.summary.create + plan.summary.update + plan.summary.delete;
-    if (inputs.comment === 'changes-only' && changes === 0 && !existing) {
+    if (pull.mode === 'changes-only' && changeCount(plan) === 0 && !existing) {
       core.info('No changes and no earlier plan comment, so no comment (comment: changes-only).');
       return;
     }
@@ -219,8 +222,10 @@ async function guardComment(pull: PullContext, work: () => Promise<void>): Promi
   }
 }
 
-function client(inputs: ActionInputs, purpose: string): GitHubClient {
+async function client(inputs: ActionInputs, purpose: string): Promise<GitHubClient> {
   if (!inputs.githubToken) throw new StaticsError('usage', `${purpose} needs the github-token input`);
+  // Loaded on demand: runs that never call GitHub do not pay for Octokit's start-up.
+  const { getOctokit } = await import('@actions/github');
   return getOctokit(inputs.githubToken);
 }
 
@@ -228,8 +233,7 @@ function client(inputs: ActionInputs, purpose: string): GitHubClient {
 
 /** Applies only the plan reviewers last saw on the merged pull request, compared by plan identity. */
 async function checkReviewed(github: GitHubClient, plan: Plan, target: CommentTarget, runner: Runner): Promise<void> {
-  const changes = plan.summary.create + plan.summary.update + plan.summary.delete;
-  if (changes === 0) {
+  if (changeCount(plan) === 0) {
     core.info('require-reviewed-plan: no changes, so nothing to review.');
     return;
   }
@@ -257,7 +261,7 @@ function failApply(plan: Plan, report: ApplyReport, repositoryDir: string, works
   for (const result of bad) {
     const source = paths.get(result.key);
     const file = source ? workspacePath(source, repositoryDir, workspace) : null;
-    core.error(outcomeDetail(result).replace(/^/, `${result.key}: `), file ? { file } : {});
+    core.error(`${result.key}: ${outcomeDetail(result)}`, file ? { file } : {});
   }
   const listed = bad.slice(0, 20).map((result) => `${result.key} (${result.outcome})`).join(', ');
   const more = bad.length > 20 ? ` and ${bad.length - 20} more` : '';
@@ -291,6 +295,16 @@ async function reportFailure(error: unknown, scope: Scope): Promise<void> {
 }
 
 // ---- the runner's environment ----
+
+/** The webhook payload the runner saved for this run ({} when there is none, as outside Actions). */
+async function eventPayload(file: string | undefined): Promise<object> {
+  if (!file) return {};
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as object;
+  } catch (error) {
+    throw new StaticsError('usage', `cannot read the event payload ${file}: ${messageOf(error)}`);
+  }
+}
 
 function runnerOf(env: Record<string, string | undefined>): Runner {
   const [owner = '', repo = ''] = (env.GITHUB_REPOSITORY ?? '').split('/');

@@ -1,12 +1,14 @@
 /**
- * Runs the bundled action as a GitHub runner does: `node dist/index.mjs` with INPUT_* variables
+ * Runs the bundled action as a GitHub runner does: from a checkout of the action holding only
+ * action.yml and dist/ (no package.json, no node_modules: the bundle must be self-contained),
+ * `node dist/index.mjs` with INPUT_* variables
  * (action.yml defaults filled in, names upper-cased with dashes kept), the event payload in a file,
  * and fresh GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files; then reads back outputs, the summary and
  * the workflow commands (annotations) printed on stdout.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
@@ -59,10 +61,24 @@ export interface RunOptions {
 
 const SHA = 'c0ffee0000000000000000000000000000000001';
 
+let checkout: Promise<string> | undefined;
+
+/** What a runner downloads for `uses: owner/statics@v1`, minus the sources: action.yml and dist/. */
+function actionCheckout(): Promise<string> {
+  checkout ??= (async () => {
+    if (!existsSync(path.join(PROJECT_ROOT, manifest().runs.main))) throw new Error(`${manifest().runs.main} is missing: run npm run bundle`);
+    const dir = await mkdtemp(path.join(tmpdir(), 'statics-action-checkout-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    await cp(ACTION_YML, path.join(dir, 'action.yml'));
+    await cp(path.join(PROJECT_ROOT, 'dist'), path.join(dir, 'dist'), { recursive: true });
+    return dir;
+  })();
+  return checkout;
+}
+
 export async function runAction(options: RunOptions): Promise<ActionRun> {
   const spec = manifest();
-  const entry = path.join(PROJECT_ROOT, spec.runs.main);
-  if (!existsSync(entry)) throw new Error(`${spec.runs.main} is missing: run npm run bundle`);
+  const entry = path.join(await actionCheckout(), spec.runs.main);
   const temp = await mkdtemp(path.join(tmpdir(), 'statics-action-'));
   try {
     const files = {
