@@ -30,3 +30,25 @@ export async function openCoordinator(settings: BackendSettings, store: Revision
   if (store instanceof LocalStore) return new LocalCoordinator(store.root, { ttlMs: settings.lockTtlMs });
   throw new StaticsError('config', `writing to ${store.description} needs Redis for locks: set --redis or STATICS_REDIS_URL`);
 }
+
+/** Opens store and coordinator, runs `work`, always closes both. */
+export async function withBackends<T>(settings: BackendSettings, work: (store: RevisionStore, coord: Coordinator) => Promise<T>): Promise<T> {
+  return withStore(settings, async (store) => {
+    const coord = await openCoordinator(settings, store);
+    try {
+      return await work(store, coord);
+    } finally {
+      await coord.close();
+    }
+  });
+}
+
+/** Opens the store alone (planning and reading never need coordination), runs `work`, closes it. */
+export async function withStore<T>(settings: BackendSettings, work: (store: RevisionStore) => Promise<T>): Promise<T> {
+  const store = await openStore(settings);
+  try {
+    return await work(store);
+  } finally {
+    await store.close();
+  }
+}

@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as core from '@actions/core';
 import packageJson from '../../package.json' with { type: 'json' };
-import { desiredSettings, withBackends, withStore } from '../cli/shared.js';
+import { withBackends, withStore } from '../backends.js';
+import { githubActor } from '../util/actor.js';
+import { planOptionsFrom } from '../config/plan-options.js';
 import { loadSettings, type Settings } from '../config/settings.js';
 import { applyPlan } from '../engine/apply.js';
 import { createPlan, type PlanOptions } from '../engine/plan.js';
@@ -101,7 +103,7 @@ async function applyStep(scope: Scope, inputs: ActionInputs, settings: Settings,
     const report = await applyPlan(plan, store, coord, {
       parallelism: settings.parallelism,
       lockTimeoutMs: settings.lockTimeoutMs,
-      actor: runner.actor ? `${runner.actor} (GitHub Actions)` : 'GitHub Actions',
+      actor: githubActor(runner.actor),
       commit: plan.source.commit,
     });
     return { plan, report };
@@ -116,17 +118,13 @@ async function applyStep(scope: Scope, inputs: ActionInputs, settings: Settings,
 }
 
 async function planOptions(settings: Settings, inputs: ActionInputs, runner: Runner): Promise<PlanOptions> {
-  return {
-    dir: settings.dir,
-    desired: desiredSettings(settings),
-    prune: settings.prune,
+  return planOptionsFrom(settings, {
     targets: inputs.targets,
-    deleteGuard: settings.deleteGuard,
     allowMassDelete: inputs.allowMassDelete,
     toolVersion: packageJson.version,
     // What is on disk; the event's commit where the directory is not a git work tree.
     commit: (await gitCommit(settings.dir)) ?? runner.sha,
-  };
+  });
 }
 
 /** Saves the plan's JSON and sets the plan's outputs. */

@@ -11,7 +11,8 @@ import { gitCommit } from '../../util/git.js';
 import { flag, listOption, parseCommandArgs, stringOption } from '../args.js';
 import type { Command } from '../command.js';
 import { confirm, progressReporter, useColor, type Io } from '../io.js';
-import { actorName, desiredSettings, failpoint, settingsFor, withBackends } from '../shared.js';
+import { actorName, failpoint, settingsFor, withBackends } from '../shared.js';
+import { planOptionsFrom } from '../../config/plan-options.js';
 import { PLAN_OPTIONS } from './plan.js';
 
 export const applyCommand: Command = {
@@ -80,16 +81,15 @@ Exit codes: 0 everything applied or already current, 1 any error, stale or faile
     const report = await withBackends(settings, async (store, coord) => {
       const plan =
         savedPlan ??
-        (await createPlan(store, {
-          dir: target,
-          desired: desiredSettings(settings),
-          prune: settings.prune,
-          targets: listOption(parsed, 'target'),
-          deleteGuard: settings.deleteGuard,
-          allowMassDelete: flag(parsed, 'allow-mass-delete'),
-          toolVersion: context.version,
-          commit: await gitCommit(target),
-        }));
+        (await createPlan(
+          store,
+          planOptionsFrom(settings, {
+            targets: listOption(parsed, 'target'),
+            allowMassDelete: flag(parsed, 'allow-mass-delete'),
+            toolVersion: context.version,
+            commit: await gitCommit(target),
+          }),
+        ));
       const changes = plan.summary.create + plan.summary.update + plan.summary.delete;
       if (!savedPlan) {
         if (format === 'text') io.stdout.write(renderPlanText(plan, { color }));

@@ -8,7 +8,8 @@ import { gitCommit } from '../../util/git.js';
 import { BACKEND_OPTIONS, flag, listOption, parseCommandArgs, stringOption } from '../args.js';
 import type { Command } from '../command.js';
 import { useColor } from '../io.js';
-import { desiredSettings, settingsFor, withStore } from '../shared.js';
+import { settingsFor, withStore } from '../shared.js';
+import { planOptionsFrom } from '../../config/plan-options.js';
 
 export const PLAN_OPTIONS = {
   ...BACKEND_OPTIONS,
@@ -55,16 +56,15 @@ Exit codes: 0 success (with --detailed-exitcode: no changes), 2 changes (only wi
     const settings = await settingsFor(dir, parsed, io);
     const commit = await gitCommit(dir);
     const plan = await withStore(settings, (store) =>
-      createPlan(store, {
-        dir,
-        desired: desiredSettings(settings),
-        prune: settings.prune,
-        targets: listOption(parsed, 'target'),
-        deleteGuard: settings.deleteGuard,
-        allowMassDelete: flag(parsed, 'allow-mass-delete'),
-        toolVersion: context.version,
-        commit,
-      }),
+      createPlan(
+          store,
+          planOptionsFrom(settings, {
+            targets: listOption(parsed, 'target'),
+            allowMassDelete: flag(parsed, 'allow-mass-delete'),
+            toolVersion: context.version,
+            commit: commit,
+          }),
+        ),
     );
     const out = stringOption(parsed, 'out');
     if (out) await writeFile(path.resolve(io.cwd, out), serializePlan(plan));

@@ -3,7 +3,7 @@ import { readDesired } from '../../desired/index.js';
 import { ProblemsError, type Problem } from '../../errors.js';
 import { parseCommandArgs } from '../args.js';
 import type { Command } from '../command.js';
-import { desiredSettings, settingsFor } from '../shared.js';
+import { settingsFor } from '../shared.js';
 
 export const validateCommand: Command = {
   name: 'validate',
@@ -22,7 +22,7 @@ Exit codes: 0 valid, 1 problems found.`,
     const settings = await settingsFor(dir, parsed, io);
     const problems: Problem[] = [];
     let count = 0;
-    for await (const item of readDesired(dir, desiredSettings(settings))) {
+    for await (const item of readDesired(dir, { maxFileBytes: settings.maxFileBytes, mediaTypes: settings.mediaTypes })) {
       if ('problem' in item) problems.push(item.problem);
       else count++;
     }
