@@ -9,3 +9,25 @@ export type { RevisionStore, CurrentRecord } from './store/types.js';
 export type { Coordinator, ChangeEvent } from './coord/types.js';
 export * from './model.js';
 export { StaticsError, ProblemsError, formatProblem, type Problem } from './errors.js';
+export {
+  StaticsClient,
+  DirectoryMirror,
+  MIRROR_STATE_FILE,
+  compareStreamIds,
+  eventLine,
+  normalizePrefix,
+  parseEvent,
+  STREAM_START,
+  type ClientDocument,
+  type ClientOptions,
+  type DeliveryContext,
+  type DeliverySource,
+  type MirrorOptions,
+  type MirrorSummary,
+  type Watch,
+  type WatchEvent,
+  type WatchHandler,
+  type WatchNotice,
+  type WatchOptions,
+  type WatchStats,
+} from './client/index.js';

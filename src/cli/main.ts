@@ -5,11 +5,13 @@ import type { Command, CommandContext } from './command.js';
 import { applyCommand } from './commands/apply.js';
 import { initCommand } from './commands/init.js';
 import { getCommand, historyCommand, rollbackCommand, unlockCommand } from './commands/documents.js';
+import { mirrorCommand } from './commands/mirror.js';
 import { planCommand } from './commands/plan.js';
 import { validateCommand } from './commands/validate.js';
+import { watchCommand } from './commands/watch.js';
 import { problemLine, processIo, type Io } from './io.js';
 
-const COMMANDS: Command[] = [validateCommand, planCommand, applyCommand, initCommand, getCommand, historyCommand, rollbackCommand, unlockCommand];
+const COMMANDS: Command[] = [validateCommand, planCommand, applyCommand, initCommand, getCommand, historyCommand, rollbackCommand, unlockCommand, watchCommand, mirrorCommand];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
