@@ -1,5 +1,5 @@
 /** What readers are handed: change events, where they came from, and the stream ids that order them. */
-import type { ChangeEvent } from '../coord/types.js';
+import { eventJson, type ChangeEvent } from '../coord/types.js';
 import { StaticsError } from '../errors.js';
 import { isRevision, isValidName, parseKey } from '../keys.js';
 
@@ -82,16 +82,7 @@ export function parseEvent(text: string): (ChangeEvent & { stream?: string }) | 
 
 /** The wire form, fields in schema order, so printed events look the same whatever their source. */
 export function eventLine(event: WatchEvent): string {
-  return JSON.stringify({
-    version: event.version,
-    key: event.key,
-    action: event.action,
-    revision: event.revision,
-    previous: event.previous,
-    at: event.at,
-    ...(event.commit ? { commit: event.commit } : {}),
-    ...(event.stream ? { stream: event.stream } : {}),
-  });
+  return eventJson(event);
 }
 
 /**

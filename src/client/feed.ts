@@ -9,7 +9,8 @@
  */
 import type { ConnectionOptions } from 'node:tls';
 import { Redis, type RedisOptions } from 'ioredis';
-import { CHANGES_CHANNEL, EVENTS_STREAM, mirrorKey, redactRedisUrl } from '../coord/redis.js';
+import { CHANGES_CHANNEL, EVENTS_STREAM, mirrorKey } from '../coord/redis.js';
+import { parseRedisUrl, redactRedisUrl } from '../coord/redis-url.js';
 import { StaticsError, messageOf } from '../errors.js';
 import { parseEvent, type StreamEntry } from './events.js';
 
@@ -314,47 +315,4 @@ async function quit(client: Redis): Promise<void> {
     // Re-read: QUIT may have ended it meanwhile (disconnecting an ended client arms a timer).
     if ((client.status as string) !== 'end') client.disconnect();
   }
-}
-
-interface Target {
-  host: string;
-  port: number;
-  db: number;
-  tls: boolean;
-  username?: string;
-  password?: string;
-}
-
-/**
- * `redis[s]://[user:password@]host[:port][/db]`, percent-decoded. The same rules as the
- * coordinator's parser (src/coord/redis.ts), which is not exported.
- */
-export function parseRedisUrl(url: string, redacted: string): Target {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new StaticsError('config', `invalid Redis URL ${redacted}: expected redis://[user:password@]host[:port][/db] (percent-encode special characters in the password)`);
-  }
-  const scheme = parsed.protocol.toLowerCase();
-  if (scheme !== 'redis:' && scheme !== 'rediss:') {
-    throw new StaticsError('config', `invalid Redis URL ${redacted}: the scheme must be redis:// or rediss:// (TLS)`);
-  }
-  if (parsed.search || parsed.hash) throw new StaticsError('config', `invalid Redis URL ${redacted}: query options are not supported`);
-  const path = parsed.pathname.replace(/^\//, '');
-  if (path !== '' && !/^\d+$/.test(path)) throw new StaticsError('config', `invalid Redis URL ${redacted}: the path must be a database number`);
-  if (!parsed.hostname) throw new StaticsError('config', `invalid Redis URL ${redacted}: no host`);
-  const target: Target = {
-    host: parsed.hostname.replace(/^\[|\]$/g, ''),
-    port: parsed.port ? Number(parsed.port) : 6379,
-    db: path ? Number(path) : 0,
-    tls: scheme === 'rediss:',
-  };
-  try {
-    if (parsed.username) target.username = decodeURIComponent(parsed.username);
-    if (parsed.password) target.password = decodeURIComponent(parsed.password);
-  } catch {
-    throw new StaticsError('config', `invalid Redis URL ${redacted}: bad percent-encoding in the credentials`);
-  }
-  return target;
 }

@@ -11,7 +11,11 @@ import { Redis } from 'ioredis';
 import { StaticsError, messageOf } from '../errors.js';
 import { colonKey, parseKey } from '../keys.js';
 import { backoffDelay, sleep } from '../util/concurrency.js';
-import { describeHolder, type AcquireOptions, type ChangeEvent, type Coordinator, type HeldLock, type LockInfo, type LockOwner } from './types.js';
+import { describeHolder, eventJson, type AcquireOptions, type ChangeEvent, type Coordinator, type HeldLock, type LockInfo, type LockOwner } from './types.js';
+
+import { parseRedisUrl, redactRedisUrl, type RedisTarget } from './redis-url.js';
+
+export { redactRedisUrl };
 
 export const CHANGES_CHANNEL = 'statics:changes';
 export const EVENTS_STREAM = 'statics:events';
@@ -41,64 +45,6 @@ export function lockKey(namespace: string, key: string): string {
 /** `${ns}<domain>:<type>:<id>`, holding the revision `current` points at. */
 export function mirrorKey(namespace: string, key: string): string {
   return `${namespace}${colonKey(parseKey(key))}`;
-}
-
-/** The URL with any password replaced by `***`, safe for messages and logs. */
-export function redactRedisUrl(url: string): string {
-  // By hand rather than with URL: a password with an unencoded `/` or `@` must not leak either.
-  const scheme = url.indexOf('://');
-  if (scheme < 0) return url.includes('@') ? '***' : url;
-  const at = url.lastIndexOf('@');
-  if (at < scheme) return url;
-  const userinfo = url.slice(scheme + 3, at);
-  const colon = userinfo.indexOf(':');
-  // Without a colon, some clients read the userinfo as the password: hide it all.
-  const shown = colon < 0 ? '***' : `${userinfo.slice(0, colon)}:***`;
-  return `${url.slice(0, scheme + 3)}${shown}${url.slice(at)}`;
-}
-
-interface Target {
-  host: string;
-  port: number;
-  db: number;
-  tls: boolean;
-  username?: string;
-  password?: string;
-}
-
-/** Parsed here rather than by ioredis so the scheme check, TLS and percent-decoding are ours to test. */
-function parseRedisUrl(url: string, redacted: string): Target {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new StaticsError('config', `invalid Redis URL ${redacted}: expected redis://[user:password@]host[:port][/db] (percent-encode special characters in the password)`);
-  }
-  const scheme = parsed.protocol.toLowerCase();
-  if (scheme !== 'redis:' && scheme !== 'rediss:') {
-    throw new StaticsError('config', `invalid Redis URL ${redacted}: the scheme must be redis:// or rediss:// (TLS)`);
-  }
-  if (parsed.search || parsed.hash) {
-    throw new StaticsError('config', `invalid Redis URL ${redacted}: query options are not supported`);
-  }
-  const path = parsed.pathname.replace(/^\//, '');
-  if (path !== '' && !/^\d+$/.test(path)) {
-    throw new StaticsError('config', `invalid Redis URL ${redacted}: the path must be a database number`);
-  }
-  if (!parsed.hostname) throw new StaticsError('config', `invalid Redis URL ${redacted}: no host`);
-  const target: Target = {
-    host: parsed.hostname.replace(/^\[|\]$/g, ''),
-    port: parsed.port ? Number(parsed.port) : 6379,
-    db: path ? Number(path) : 0,
-    tls: scheme === 'rediss:',
-  };
-  try {
-    if (parsed.username) target.username = decodeURIComponent(parsed.username);
-    if (parsed.password) target.password = decodeURIComponent(parsed.password);
-  } catch {
-    throw new StaticsError('config', `invalid Redis URL ${redacted}: bad percent-encoding in the credentials`);
-  }
-  return target;
 }
 
 // Scripts are loaded once per connection (EVALSHA, falling back to EVAL on NOSCRIPT).
@@ -458,19 +404,6 @@ class RedisLock implements HeldLock {
   }
 }
 
-/** The wire form: fixed field order, and nothing beyond the schema. */
-function eventJson(event: ChangeEvent): string {
-  return JSON.stringify({
-    version: event.version,
-    key: event.key,
-    action: event.action,
-    revision: event.revision,
-    previous: event.previous,
-    at: event.at,
-    ...(event.commit ? { commit: event.commit } : {}),
-  });
-}
-
 function parseOwner(value: string): LockOwner | null {
   try {
     const body = JSON.parse(value) as Partial<LockOwner>;
@@ -483,7 +416,7 @@ function parseOwner(value: string): LockOwner | null {
   return null;
 }
 
-function connectFailure(redacted: string, target: Target, error: Error, secrets: string[]): StaticsError {
+function connectFailure(redacted: string, target: RedisTarget, error: Error, secrets: string[]): StaticsError {
   const reason = scrub(messageOf(error), secrets).replace(/\s*Please report this\.?/, '');
   if (/WRONGPASS|invalid password|invalid username-password/i.test(reason)) {
     return new StaticsError('coord', `Redis refused the credentials for ${redacted}`, undefined, { cause: error });

@@ -61,3 +61,17 @@ export function describeHolder(info: LockInfo | null): string {
   const { host, pid, operation, since } = info.owner;
   return ` (held by ${operation} on ${host}, pid ${pid}, since ${since})`;
 }
+
+/** The wire form of an event: fixed field order, nothing beyond the schema (plus `stream` when given). */
+export function eventJson(event: ChangeEvent & { stream?: string }): string {
+  return JSON.stringify({
+    version: event.version,
+    key: event.key,
+    action: event.action,
+    revision: event.revision,
+    previous: event.previous,
+    at: event.at,
+    ...(event.commit ? { commit: event.commit } : {}),
+    ...(event.stream ? { stream: event.stream } : {}),
+  });
+}
