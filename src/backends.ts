@@ -1,4 +1,5 @@
 /** Opens the store and coordinator that settings name; the one place that knows the implementations. */
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Settings } from './config/settings.js';
@@ -13,6 +14,8 @@ export type BackendSettings = Pick<Settings, 'store' | 'redisUrl' | 'redisNamesp
 export async function openStore(settings: BackendSettings): Promise<RevisionStore> {
   if (settings.store.startsWith('file://')) {
     const root = fileURLToPath(settings.store.startsWith('file:///') ? settings.store : `file://${path.resolve(settings.store.slice(7))}`);
+    const info = await stat(root).catch(() => null);
+    if (info && !info.isDirectory()) throw new StaticsError('config', `store ${settings.store} is not a directory`);
     return new LocalStore(root, settings.store);
   }
   // Loaded on demand: the embedded store should not pay for the AWS SDK's start-up.

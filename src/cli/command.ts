@@ -11,6 +11,7 @@ export interface Command {
 
 export interface CommandContext {
   version: string;
+  command: string;
   /** Set by the command once it knows the repository, so problems are shown relative to it. */
   repositoryDir?: string;
 }

@@ -49,7 +49,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     return 0;
   }
   const debug = rest.includes('--debug');
-  const context: CommandContext = { version: packageJson.version };
+  const context: CommandContext = { version: packageJson.version, command: command.name };
   try {
     return await command.run(rest, io, context);
   } catch (error) {
@@ -62,7 +62,8 @@ function reportError(error: unknown, io: Io, context: CommandContext, debug: boo
   if (error instanceof ProblemsError) {
     for (const problem of error.problems) io.stderr.write(problemLine(problem, context.repositoryDir, io) + '\n');
     const count = error.problems.length;
-    io.stderr.write(`statics: ${count} problem${count === 1 ? '' : 's'} found; nothing was changed\n`);
+    const outcome = context.command === 'validate' ? '' : '; nothing was changed';
+    io.stderr.write(`statics: ${count} problem${count === 1 ? '' : 's'} found${outcome}\n`);
   } else if (isStaticsError(error)) {
     io.stderr.write(`${error.location ? problemLine(error, context.repositoryDir, io) : `statics: ${error.message}`}\n`);
   } else {

@@ -1,4 +1,7 @@
 /** What several commands do the same way: settings, backends, the actor, failpoints. */
+import { access, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import path from 'node:path';
 import { loadSettings, parsePositiveInteger, type SettingFlags, type Settings } from '../config/settings.js';
 import type { ApplyCheckpoint, ApplyOptions } from '../engine/apply.js';
 import { StaticsError } from '../errors.js';
@@ -49,4 +52,23 @@ export function failpoint(io: Io): ApplyOptions['checkpoint'] {
 /** Who applies, for the transitions a command records. */
 export function actorName(io: Io): string {
   return actorFromEnvironment(io.env);
+}
+
+/** The repository directory a command was given (default: the current one); it must be a directory. */
+export async function repositoryArgument(io: Io, given: string | undefined): Promise<string> {
+  const dir = path.resolve(io.cwd, given ?? '.');
+  const info = await stat(dir).catch(() => null);
+  if (!info) throw new StaticsError('usage', `${given ?? dir} does not exist`);
+  if (!info.isDirectory()) throw new StaticsError('usage', `${given ?? dir} is not a directory (give the repository holding documents/)`);
+  return dir;
+}
+
+/** Fails early, in one line, when `file` could not be written (its folder missing, or not writable). */
+export async function assertWritableFile(file: string, option: string): Promise<void> {
+  const folder = path.dirname(file);
+  try {
+    await access(folder, constants.W_OK);
+  } catch {
+    throw new StaticsError('usage', `${option}: cannot write ${file}: ${folder} does not exist or is not writable`);
+  }
 }

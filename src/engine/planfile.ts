@@ -31,7 +31,7 @@ export function parsePlan(text: string, file: string): Plan {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new StaticsError('plan-file', `not a statics plan file: ${(error as Error).message}`, { file });
+    throw new StaticsError('plan-file', `not a statics plan file: ${oneLine((error as Error).message)}`, { file });
   }
   const header = value as Partial<Plan> | null;
   if (typeof header !== 'object' || header === null || header.format !== PLAN_FORMAT) {
@@ -62,4 +62,9 @@ export function parsePlan(text: string, file: string): Plan {
 
 function sha256Hex(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** JSON.parse quotes the input around an error, newlines included: keep messages to one line. */
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ');
 }

@@ -108,6 +108,7 @@ describe('the plan/apply loop on the embedded store', () => {
     const apply = await runCli(['apply', planFile]);
     expect(apply.code).toBe(1);
     expect(apply.stdout).toMatch(/stale/);
+    expect(apply.stderr).toMatch(/^statics: 1 stale \(payments\/feature-flags\/checkout\): .*plan again/);
     expect(apply.stdout).toMatch(/1 applied/);
     const checkoutNow = JSON.parse((await runCli(['get', 'payments/feature-flags/checkout', '--dir', dir])).stdout);
     expect(checkoutNow.rollout.percent).toBe(99);
@@ -270,6 +271,23 @@ describe('bad input: one line naming the file, exit 1, store untouched', () => {
     result = await runCli(['plna']);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/unknown command "plna"/);
+  });
+
+  it('a repository that is a file, an --out that cannot be written, a plan file that is not JSON', async () => {
+    const dir = await repo();
+    let result = await runCli(['validate', path.join(dir, 'documents/edge/robots/default.txt')]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/default\.txt is not a directory/);
+    result = await runCli(['plan', dir, '--out', path.join(dir, 'missing-folder/p.json')]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.trim()).toMatch(/^statics: --out: cannot write .*missing-folder/);
+    const notJson = path.join(dir, 'notes.json');
+    await writeFile(notJson, 'not json\n');
+    result = await runCli(['apply', notJson]);
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(/notes\.json: not a statics plan file/);
   });
 
   it('an invalid statics.yaml names its line', async () => {

@@ -4,7 +4,7 @@ import { applyPlan } from '../../engine/apply.js';
 import { createPlan } from '../../engine/plan.js';
 import { parsePlan } from '../../engine/planfile.js';
 import { StaticsError } from '../../errors.js';
-import type { Plan } from '../../model.js';
+import type { ApplyReport, Plan } from '../../model.js';
 import { renderApplyJson, renderApplyText, renderPlanText } from '../../render/index.js';
 import { resolveStoreUrl, type Settings } from '../../config/settings.js';
 import { gitCommit } from '../../util/git.js';
@@ -58,6 +58,10 @@ Exit codes: 0 everything applied or already current, 1 any error, stale or faile
     const isPlanFile = (await stat(target).catch(() => null))?.isFile() ?? false;
     if (!isPlanFile && !(await stat(target).catch(() => null))) {
       throw new StaticsError('usage', `apply: ${parsed.positionals[0]} does not exist (give a plan file or a directory)`);
+    }
+    if (!isPlanFile && !flag(parsed, 'auto-approve') && !io.stdin.isTTY) {
+      // Said before planning: nothing can be confirmed, so the plan would be for nothing.
+      throw new StaticsError('usage', 'apply: not on a terminal, so nothing can be confirmed; pass --auto-approve, or apply a saved plan file');
     }
 
     let savedPlan: Plan | undefined;
@@ -115,9 +119,21 @@ Exit codes: 0 everything applied or already current, 1 any error, stale or faile
       return 1;
     }
     io.stdout.write(format === 'json' ? renderApplyJson(report) : renderApplyText(report, { color }));
+    if (!report.ok) io.stderr.write(`statics: ${notAppliedLine(report)}\n`);
     return report.ok ? 0 : 1;
   },
 };
+
+/** What did not go through, for stderr: stdout may be a pipe or a file nobody reads. */
+function notAppliedLine(report: ApplyReport): string {
+  const stale = report.results.filter((r) => r.outcome === 'stale').map((r) => r.key);
+  const failed = report.results.filter((r) => r.outcome === 'failed').map((r) => r.key);
+  const parts: string[] = [];
+  const list = (keys: string[]) => keys.slice(0, 5).join(', ') + (keys.length > 5 ? `, and ${keys.length - 5} more` : '');
+  if (stale.length) parts.push(`${stale.length} stale (${list(stale)}): their current moved since the plan; plan again to review the new state`);
+  if (failed.length) parts.push(`${failed.length} failed (${list(failed)}): see above; running apply again converges`);
+  return parts.join('; ');
+}
 
 async function approved(io: Io): Promise<boolean> {
   if (!io.stdin.isTTY) {

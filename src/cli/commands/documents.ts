@@ -54,7 +54,7 @@ Lists the moves of KEY's current pointer, newest first: when, what, from which r
 which, the commit and who.
 
 Options:
-  --json                   one JSON array instead of text
+  --json                   one JSON object {key, current, transitions} instead of text
 ${DOCUMENT_HELP_OPTIONS}`,
   async run(argv, io) {
     const parsed = parseCommandArgs('history', argv, { ...DOCUMENT_OPTIONS, json: { type: 'boolean' } }, 1);

@@ -8,7 +8,7 @@ import { gitCommit } from '../../util/git.js';
 import { BACKEND_OPTIONS, flag, listOption, parseCommandArgs, stringOption } from '../args.js';
 import type { Command } from '../command.js';
 import { useColor } from '../io.js';
-import { settingsFor, withStore } from '../shared.js';
+import { assertWritableFile, repositoryArgument, settingsFor, withStore } from '../shared.js';
 import { planOptionsFrom } from '../../config/plan-options.js';
 
 export const PLAN_OPTIONS = {
@@ -51,8 +51,11 @@ Exit codes: 0 success (with --detailed-exitcode: no changes), 2 changes (only wi
     if (!['text', 'markdown', 'json'].includes(format)) {
       throw new StaticsError('usage', `plan: --format must be text, markdown or json, not "${format}"`);
     }
-    const dir = path.resolve(io.cwd, parsed.positionals[0] ?? '.');
+    const dir = await repositoryArgument(io, parsed.positionals[0]);
     context.repositoryDir = dir;
+    const out = stringOption(parsed, 'out');
+    // Checked before planning: a long plan must not be lost to a typo in --out.
+    if (out) await assertWritableFile(path.resolve(io.cwd, out), '--out');
     const settings = await settingsFor(dir, parsed, io);
     const commit = await gitCommit(dir);
     const plan = await withStore(settings, (store) =>
@@ -66,13 +69,14 @@ Exit codes: 0 success (with --detailed-exitcode: no changes), 2 changes (only wi
           }),
         ),
     );
-    const out = stringOption(parsed, 'out');
     if (out) await writeFile(path.resolve(io.cwd, out), serializePlan(plan));
     if (format === 'json') io.stdout.write(renderPlanJson(plan));
     else if (format === 'markdown') io.stdout.write(renderPlanMarkdown(plan));
     else io.stdout.write(renderPlanText(plan, { color: useColor(io) }));
-    if (out && format === 'text') io.stdout.write(`\nSaved the plan to ${out}. Apply exactly this plan with: statics apply ${out}\n`);
     const changes = plan.summary.create + plan.summary.update + plan.summary.delete;
+    if (out && format === 'text') {
+      io.stdout.write(changes > 0 ? `\nSaved the plan to ${out}. Apply exactly this plan with: statics apply ${out}\n` : `\nSaved the plan to ${out}.\n`);
+    }
     return flag(parsed, 'detailed-exitcode') && changes > 0 ? 2 : 0;
   },
 };

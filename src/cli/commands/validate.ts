@@ -1,9 +1,8 @@
-import path from 'node:path';
 import { readDesired } from '../../desired/index.js';
 import { ProblemsError, type Problem } from '../../errors.js';
 import { parseCommandArgs } from '../args.js';
 import type { Command } from '../command.js';
-import { settingsFor } from '../shared.js';
+import { repositoryArgument, settingsFor } from '../shared.js';
 
 export const validateCommand: Command = {
   name: 'validate',
@@ -17,7 +16,7 @@ Every problem is printed as file:line:col: message. Nothing is contacted.
 Exit codes: 0 valid, 1 problems found.`,
   async run(argv, io, context) {
     const parsed = parseCommandArgs('validate', argv, {}, 1);
-    const dir = path.resolve(io.cwd, parsed.positionals[0] ?? '.');
+    const dir = await repositoryArgument(io, parsed.positionals[0]);
     context.repositoryDir = dir;
     const settings = await settingsFor(dir, parsed, io);
     const problems: Problem[] = [];
