@@ -57,7 +57,7 @@ describe('concurrent writers', () => {
       const report = JSON.parse(result.stdout) as ApplyReport;
       expect(result.code).toBe(report.ok ? 0 : 1);
       // Nothing on stderr but the summary of what went stale.
-      expect(result.stderr, `writer ${writer}`).toBe(report.ok ? '' : expect.stringMatching(/^statics: \d+ stale \(/));
+      expect(result.stderr, `writer ${writer}`).toEqual(report.ok ? '' : expect.stringMatching(/^statics: \d+ stale \(/));
       return report;
     });
 
