@@ -13,7 +13,7 @@ export interface PlanChoices {
 export function planOptionsFrom(settings: Settings, choices: PlanChoices): PlanOptions {
   return {
     dir: settings.dir,
-    desired: { maxFileBytes: settings.maxFileBytes, mediaTypes: settings.mediaTypes },
+    desired: { maxFileBytes: settings.maxFileBytes, mediaTypes: settings.mediaTypes, ...(settings.cacheDir ? { cacheDir: settings.cacheDir } : {}) },
     prune: settings.prune,
     deleteGuard: settings.deleteGuard,
     ...choices,

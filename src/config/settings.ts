@@ -27,6 +27,8 @@ export interface Settings {
   parallelism: number;
   lockTimeoutMs: number;
   lockTtlMs: number;
+  /** The parse cache's folder (STATICS_CACHE_DIR, else the user's cache folder); none when off. */
+  cacheDir?: string;
 }
 
 /** Values given on the command line (or as action inputs); absent means "not given". */
@@ -82,7 +84,16 @@ export async function loadSettings(dir: string, flags: SettingFlags, env: Record
     parallelism: parallelismText === undefined ? DEFAULTS.parallelism : parsePositiveInteger(parallelismText, 'parallelism'),
     lockTimeoutMs: lockTimeout === undefined ? DEFAULTS.lockTimeoutMs : parseDuration(lockTimeout, 'lock timeout'),
     lockTtlMs: file.lockTtl === undefined ? DEFAULTS.lockTtlMs : parseDuration(file.lockTtl, 'lockTtl'),
+    cacheDir: cacheDirFrom(env),
   };
+}
+
+/** STATICS_CACHE_DIR (`off` disables), else the platform's user cache folder, plus `statics`. */
+function cacheDirFrom(env: Record<string, string | undefined>): string | undefined {
+  const explicit = nonEmpty(env.STATICS_CACHE_DIR);
+  if (explicit) return /^(off|none|false|0)$/i.test(explicit) ? undefined : path.resolve(explicit);
+  const base = nonEmpty(env.XDG_CACHE_HOME) ?? nonEmpty(env.LOCALAPPDATA) ?? (nonEmpty(env.HOME) ? path.join(env.HOME!, '.cache') : undefined);
+  return base ? path.join(base, 'statics') : undefined;
 }
 
 /** `file://` paths are relative to the repository, like Terraform's local state. */

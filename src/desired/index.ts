@@ -4,7 +4,11 @@
  */
 import fs from 'node:fs';
 import { formatProblem, messageOf, type Problem } from '../errors.js';
+import type { DesiredDocument } from '../model.js';
 import { loadSchemas, type SchemaSet } from '../validate/schemas.js';
+import { ParseCache } from './cache.js';
+import { mediaTypeFor, STRUCTURED_MEDIA_TYPE } from './media.js';
+import { defaultThreadCount, defaultWorkerUrl, PreparePool } from './pool.js';
 import { prepareDocument, tooLarge, type DesiredItem, type DesiredSettings } from './prepare.js';
 import { problemAt, systemMessage, walkDocuments, type DesiredFile, type WalkEntry } from './walk.js';
 
@@ -19,6 +23,8 @@ export {
   type DesiredSettings,
 } from './prepare.js';
 export { parseStructured, type SourceMap, type StructuredResult } from './structured.js';
+export { ParseCache, type CachedResult } from './cache.js';
+export { PreparePool } from './pool.js';
 export type { DesiredFile } from './walk.js';
 
 /** Longest stretch of synchronous work before letting other I/O (e.g. a store listing) run. */
@@ -34,8 +40,8 @@ const YIELD_EVERY_MS = 15;
 export async function* readDesired(
   root: string,
   settings: DesiredSettings,
-  options: { accept?: (key: string) => boolean; schemas?: SchemaSet } = {},
-): AsyncGenerator<DesiredItem> {
+  options: ReadOptions = {},
+): AsyncGenerator<DesiredRead> {
   let schemas = options.schemas;
   if (!schemas) {
     const loaded = await loadSchemas(root);
@@ -60,38 +66,201 @@ export async function* readDesired(
     }
   }
 
-  yield* readInOrder(entries, settings, schemas);
+  const ownCache = options.cache === undefined && settings.cacheDir ? await ParseCache.open(settings.cacheDir, root, schemas.digest) : undefined;
+  const reader = new OrderedReader(root, settings, schemas, { ...options, cache: options.cache ?? ownCache ?? null }, entries);
+  try {
+    yield* reader.read();
+  } finally {
+    await reader.close();
+  }
+  await ownCache?.save();
 }
+
+export interface ReadOptions {
+  /** Only documents whose key (`domain/type/id`) it accepts are read. */
+  accept?: (key: string) => boolean;
+  /** The repository's schemas, when the caller has loaded them already. */
+  schemas?: SchemaSet;
+  /**
+   * The parse cache to consult and fill; null for none. By default one is opened from
+   * settings.cacheDir (and saved at the end).
+   */
+  cache?: ParseCache | null;
+  /**
+   * Asked about each file the parse cache knows: true when its revision (and size) is all the
+   * caller needs. Such a file is yielded as `{ known }`, without being parsed. Without this
+   * option every document is yielded with its bytes.
+   */
+  settle?: (key: string, revision: string) => boolean | Promise<boolean>;
+  /** Parser threads; 0 parses on this thread. Default: one per core, once there is enough to parse. */
+  threads?: number;
+  /** The compiled worker module (tests); default: worker.js beside this module. */
+  workerUrl?: URL;
+}
+
+/** A document the parse cache vouches for: everything but its bytes. */
+export type KnownDocument = Omit<DesiredDocument, 'bytes'>;
+
+/** What readDesired yields: a document, a problem, or (with `settle`) a document known without parsing. */
+export type DesiredRead = DesiredItem | { known: KnownDocument };
+
+/** Files left to parse after which starting threads pays off, and parses on this thread before that. */
+const POOL_MIN_FILES = 64;
+const INLINE_PARSES = 24;
+/** Files read ahead of the one being yielded: bounds memory while threads parse. */
+const READ_AHEAD = 256;
 
 /**
- * Reads and prepares each file in order. Reads are synchronous on purpose: measured on 10,000
- * small files in the page cache, fs/promises cost ~1.2 s of CPU and callbacks ~0.5 s against
- * ~0.1 s for sync reads, and that CPU is taken from parsing, the real bottleneck. Cold caches
- * lose from it; checkouts are warm. The event loop still gets a turn every YIELD_EVERY_MS.
+ * Reads and prepares each file, yielding in walk order. Reads are synchronous on purpose:
+ * measured on 10,000 small files in the page cache, fs/promises cost ~1.2 s of CPU and callbacks
+ * ~0.5 s against ~0.1 s for sync reads, and that CPU is taken from parsing, the real bottleneck.
+ * Cold caches lose from it; checkouts are warm. The event loop still gets a turn every
+ * YIELD_EVERY_MS. Parsing moves to worker threads once there is enough of it.
  */
-async function* readInOrder(entries: WalkEntry[], settings: DesiredSettings, schemas: SchemaSet): AsyncGenerator<DesiredItem> {
-  let lastYield = performance.now();
-  for (const entry of entries) {
-    if ('problem' in entry) {
-      yield entry;
-      continue;
+class OrderedReader {
+  private pool: PreparePool | undefined;
+  private parses = 0;
+  private structuredLeft: number;
+  private readonly cache: ParseCache | null;
+
+  constructor(
+    private readonly root: string,
+    private readonly settings: DesiredSettings,
+    private readonly schemas: SchemaSet,
+    private readonly options: ReadOptions & { cache: ParseCache | null },
+    private readonly entries: WalkEntry[],
+  ) {
+    this.cache = options.cache;
+    this.structuredLeft = entries.filter((entry) => 'file' in entry && isStructured(entry.file, settings)).length;
+  }
+
+  async *read(): AsyncGenerator<DesiredRead> {
+    // Files are read ahead of what is yielded so parsing (on threads) overlaps with the store
+    // listing a caller's `settle` may wait for. Only slots holding document bytes are bounded.
+    const queue: Slot[] = [];
+    let heavy = 0;
+    const take = (): DesiredRead[] => {
+      const slot = queue.shift()!;
+      if (slot.heavy) heavy--;
+      if ('error' in slot) throw slot.error;
+      return slot.items!;
+    };
+    let lastYield = performance.now();
+    for (const entry of this.entries) {
+      const slot = 'problem' in entry ? { items: [entry], heavy: false } : this.load(entry.file);
+      queue.push(slot);
+      if (slot.heavy) heavy++;
+      while (queue.length > 0 && (queue[0]!.items || 'error' in queue[0]!)) yield* take();
+      while (heavy >= READ_AHEAD) {
+        await queue[0]!.done;
+        yield* take();
+      }
+      if (performance.now() - lastYield > YIELD_EVERY_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        lastYield = performance.now();
+      }
     }
-    yield* loadDocument(entry.file, settings, schemas);
-    if (performance.now() - lastYield > YIELD_EVERY_MS) {
-      await new Promise((resolve) => setImmediate(resolve));
-      lastYield = performance.now();
+    while (queue.length > 0) {
+      await queue[0]!.done;
+      yield* take();
     }
+  }
+
+  async close(): Promise<void> {
+    await this.pool?.close();
+  }
+
+  private load(file: DesiredFile): Slot {
+    const read = this.readFile(file);
+    if ('problem' in read) return { items: [read], heavy: false };
+    const bytes = read.bytes;
+    if (!isStructured(file, this.settings)) return slotOf(this.prepare(file, bytes), true);
+    this.structuredLeft--;
+    const key = this.cache?.keyOf(file, bytes);
+    const known = key === undefined ? undefined : this.cache!.get(key);
+    if (known && this.options.settle) {
+      const document: KnownDocument = { key: file.key, path: file.path, kind: 'structured', mediaType: STRUCTURED_MEDIA_TYPE, revision: known.revision, size: known.size };
+      const settled = this.options.settle(file.key, known.revision);
+      if (settled === true) return { items: [{ known: document }], heavy: false };
+      if (settled instanceof Promise) {
+        // The bytes are not kept meanwhile: if the answer is no, the file is read again.
+        return slotOf(settled.then((yes) => (yes ? [{ known: document }] : this.reread(file))), false);
+      }
+    }
+    return slotOf(this.parse(file, bytes, key), true);
+  }
+
+  private reread(file: DesiredFile): DesiredRead[] | Promise<DesiredRead[]> {
+    const read = this.readFile(file);
+    if ('problem' in read) return [read];
+    return this.parse(file, read.bytes, this.cache?.keyOf(file, read.bytes));
+  }
+
+  private readFile(file: DesiredFile): { bytes: Buffer } | { problem: Problem } {
+    try {
+      return readFileBounded(file, this.settings.maxFileBytes);
+    } catch (error) {
+      return { problem: problemAt('internal', file.path, `unexpected error: ${messageOf(error)}`) };
+    }
+  }
+
+  private parse(file: DesiredFile, bytes: Buffer, key: string | undefined): DesiredRead[] | Promise<DesiredRead[]> {
+    const remember = (items: DesiredItem[]): DesiredItem[] => {
+      const only = items.length === 1 ? items[0] : undefined;
+      if (key !== undefined && only && 'document' in only) this.cache!.set(key, { revision: only.document.revision, size: only.document.size });
+      return items;
+    };
+    const pool = this.poolFor();
+    if (pool) return pool.prepare(file, bytes).then(remember);
+    return remember(this.prepare(file, bytes));
+  }
+
+  private prepare(file: DesiredFile, bytes: Buffer): DesiredItem[] {
+    try {
+      return prepareDocument(file, bytes, this.schemas, this.settings);
+    } catch (error) {
+      return [{ problem: problemAt('internal', file.path, `unexpected error: ${messageOf(error)}`) }];
+    }
+  }
+
+  /** The threads, started once enough parsing has shown up and is left. */
+  private poolFor(): PreparePool | undefined {
+    if (this.pool) return this.pool;
+    this.parses++;
+    const threads = this.options.threads ?? defaultThreadCount();
+    if (threads < 1 || this.parses <= INLINE_PARSES || this.structuredLeft < POOL_MIN_FILES) return undefined;
+    const workerUrl = this.options.workerUrl ?? defaultWorkerUrl();
+    if (!workerUrl) return undefined;
+    this.pool = new PreparePool({ root: this.root, settings: poolSettings(this.settings) }, { threads, workerUrl });
+    return this.pool;
   }
 }
 
-function loadDocument(file: DesiredFile, settings: DesiredSettings, schemas: SchemaSet): DesiredItem[] {
-  try {
-    const read = readFileBounded(file, settings.maxFileBytes);
-    if ('problem' in read) return [read];
-    return prepareDocument(file, read.bytes, schemas, settings);
-  } catch (error) {
-    return [{ problem: problemAt('internal', file.path, `unexpected error: ${messageOf(error)}`) }];
-  }
+/** One file's place in the read-ahead queue: its items once known. */
+type Slot = { items?: DesiredRead[]; done?: Promise<void>; heavy: boolean } | { error: unknown; heavy: boolean; items?: undefined; done?: Promise<void> };
+
+/** `heavy`: the slot holds (or will hold) a document's bytes, so it counts against READ_AHEAD. */
+function slotOf(result: DesiredRead[] | Promise<DesiredRead[]>, heavy: boolean): Slot {
+  if (!(result instanceof Promise)) return { items: result, heavy };
+  const slot: Slot = { heavy };
+  slot.done = result.then(
+    (items) => {
+      slot.items = items;
+    },
+    (error: unknown) => {
+      Object.assign(slot, { error });
+    },
+  );
+  return slot;
+}
+
+function isStructured(file: DesiredFile, settings: DesiredSettings): boolean {
+  return mediaTypeFor(file.ext, settings.mediaTypes).kind === 'structured';
+}
+
+/** Settings as a worker needs them (structured-clone safe). */
+function poolSettings(settings: DesiredSettings): DesiredSettings {
+  return { maxFileBytes: settings.maxFileBytes, mediaTypes: { ...settings.mediaTypes } };
 }
 
 /** The file's bytes, or why not: its size is checked before reading, so a huge file costs nothing. */

@@ -16,6 +16,8 @@ export interface DesiredSettings {
   maxFileBytes: number;
   /** Media type overrides by extension: lowercase, without the dot, e.g. { "conf": "text/plain" }. */
   mediaTypes: Record<string, string>;
+  /** Where the parse cache lives (see cache.ts); none when absent. */
+  cacheDir?: string;
 }
 
 export const DEFAULT_MAX_FILE_BYTES = 5 * 1024 * 1024;

@@ -1,5 +1,5 @@
 /** plan = desired documents vs the store's `current`: create, update, delete or no-op per document. */
-import { readDesired, type DesiredSettings } from '../desired/index.js';
+import { ParseCache, readDesired, type DesiredSettings, type KnownDocument } from '../desired/index.js';
 import { ProblemsError, StaticsError, type Problem } from '../errors.js';
 import type { DesiredDocument, DocumentKind, Plan, PlanContent, PlanEntry, PlanSummary } from '../model.js';
 import { PLAN_FORMAT, PLAN_FORMAT_VERSION } from '../model.js';
@@ -8,6 +8,7 @@ import { mapConcurrent } from '../util/concurrency.js';
 import { describeChange, type Side } from './change.js';
 import { compareKeys, planIdentity } from './identity.js';
 import { targetMatcher } from './targets.js';
+import { loadSchemas } from '../validate/schemas.js';
 
 export interface PlanOptions {
   /** Absolute path of the desired repository. */
@@ -33,14 +34,44 @@ export async function createPlan(store: RevisionStore, options: PlanOptions): Pr
   listingPromise.catch(() => {});
 
   const problems: Problem[] = [];
+  const loaded = await loadSchemas(options.dir);
+  problems.push(...loaded.problems);
+  const cache = options.desired.cacheDir ? await ParseCache.open(options.desired.cacheDir, options.dir, loaded.schemas.digest) : undefined;
+  try {
+    const plan = await planWith(store, options, { accept, listingPromise, problems, schemas: loaded.schemas, cache });
+    if (cache) rememberRevisions(cache, plan.entries);
+    return plan;
+  } finally {
+    await cache?.save();
+  }
+}
+
+interface PlanContext {
+  accept: (key: string) => boolean;
+  listingPromise: Promise<Map<string, CurrentListing>>;
+  problems: Problem[];
+  schemas: Awaited<ReturnType<typeof loadSchemas>>['schemas'];
+  cache: ParseCache | undefined;
+}
+
+async function planWith(store: RevisionStore, options: PlanOptions, context: PlanContext): Promise<Plan> {
+  const { accept, listingPromise, problems, cache } = context;
   const changed: DesiredDocument[] = [];
   const unchanged: PlanEntry[] = [];
   const desiredKeys = new Set<string>();
   let listing: Map<string, CurrentListing> | undefined;
+  // A file whose result the parse cache knows is not parsed when the listing confirms that
+  // revision is current: unchanged, and nothing of it is needed but its digest.
+  const settle = async (key: string, revision: string) => (await listingPromise).get(key)?.confirms(revision) ?? false;
 
-  for await (const item of readDesired(options.dir, options.desired, { accept })) {
+  for await (const item of readDesired(options.dir, options.desired, { accept, schemas: context.schemas, cache: cache ?? null, settle })) {
     if ('problem' in item) {
       problems.push(item.problem);
+      continue;
+    }
+    if ('known' in item) {
+      desiredKeys.add(item.known.key);
+      unchanged.push(entryOf(item.known, 'no-op', item.known.revision));
       continue;
     }
     const document = item.document;
@@ -57,7 +88,7 @@ export async function createPlan(store: RevisionStore, options: PlanOptions): Pr
   listing ??= await listingPromise;
 
   const concurrency = options.concurrency ?? 16;
-  const bases = await resolveBases(store, changed.map((d) => d.key), listing);
+  const bases = await resolveBases(store, changed.map((d) => d.key), listing, cache);
   const entries: PlanEntry[] = [...unchanged];
 
   const changedEntries = await mapConcurrent(changed, concurrency, async (document) => {
@@ -73,7 +104,7 @@ export async function createPlan(store: RevisionStore, options: PlanOptions): Pr
 
   if (options.prune) {
     const gone = [...listing.keys()].filter((key) => !desiredKeys.has(key) && accept(key));
-    const goneBases = await resolveBases(store, gone, listing);
+    const goneBases = await resolveBases(store, gone, listing, cache);
     const deletions = await mapConcurrent(gone, concurrency, async (key) => deletionOf(store, key, goneBases.get(key) ?? null));
     for (const deletion of deletions) if (deletion) entries.push(deletion);
   }
@@ -96,14 +127,31 @@ export async function createPlan(store: RevisionStore, options: PlanOptions): Pr
   };
 }
 
-/** The revision `current` holds for each key: from the listing where it says, else read. */
-async function resolveBases(store: RevisionStore, keys: string[], listing: Map<string, CurrentListing>): Promise<Map<string, string | null>> {
+/** What this plan learned about each document's `current`, for the next one to confirm cheaply. */
+function rememberRevisions(cache: ParseCache, entries: readonly PlanEntry[]): void {
+  for (const entry of entries) {
+    // After an apply, current is the planned revision; until then it is still the base.
+    cache.setHints(entry.key, entry.action === 'no-op' ? [entry.revision] : [entry.revision, entry.base]);
+  }
+}
+
+/**
+ * The revision `current` holds for each key: from the listing where it names it or confirms a
+ * revision recently seen for the key (never a guess: S3 confirms by current's ETag), else read.
+ */
+async function resolveBases(
+  store: RevisionStore,
+  keys: string[],
+  listing: Map<string, CurrentListing>,
+  cache: ParseCache | undefined,
+): Promise<Map<string, string | null>> {
   const bases = new Map<string, string | null>();
   const toRead: string[] = [];
   for (const key of keys) {
     const listed = listing.get(key);
+    const confirmed = listed && (listed.revision ?? cache?.hintsFor(key).find((revision) => listed.confirms(revision)));
     if (!listed) bases.set(key, null);
-    else if (listed.revision) bases.set(key, listed.revision);
+    else if (confirmed) bases.set(key, confirmed);
     else toRead.push(key);
   }
   for (const [key, record] of await store.readCurrent(toRead)) bases.set(key, record?.revision ?? null);
@@ -140,7 +188,7 @@ function kindOfStored(mediaType: string): DocumentKind {
   return /^text\/|\+json|\+xml|json|xml|yaml|javascript|toml|csv/.test(mediaType) ? 'text' : 'binary';
 }
 
-function entryOf(document: DesiredDocument, action: PlanEntry['action'], base: string | null): PlanEntry {
+function entryOf(document: KnownDocument, action: PlanEntry['action'], base: string | null): PlanEntry {
   return {
     key: document.key,
     action,

@@ -20,7 +20,7 @@ import { S3Store, type S3StoreOptions } from './s3.js';
 import { TRANSITIONS_KEPT } from './types.js';
 
 export interface BucketSetupStep {
-  setting: 'bucket' | 'website' | 'versioning' | 'lifecycle';
+  setting: 'bucket' | 'website' | 'versioning' | 'lifecycle' | 'layout';
   status: 'configured' | 'unchanged' | 'unsupported' | 'failed';
   detail: string;
 }

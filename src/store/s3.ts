@@ -19,6 +19,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { StaticsError } from '../errors.js';
 import { formatKey, isRevision, isValidName, parseKey } from '../keys.js';
+import { metadataOf, S3Http } from './s3-http.js';
 import type { Provenance, Transition } from '../model.js';
 import { mapConcurrent } from '../util/concurrency.js';
 import {
@@ -70,6 +71,17 @@ export interface S3StoreOptions {
 export const REVISION_CACHE_CONTROL = 'public, max-age=31536000, immutable';
 export const DEFAULT_CURRENT_CACHE_CONTROL = 'no-cache';
 const CURRENT = 'current';
+/**
+ * The `prefixed` layout keeps every `current` under `P/.current/` (`.` sorts before any name,
+ * and no name starts with it): one listing then returns the pointers and none of the revisions,
+ * whatever the history. A store is prefixed when this marker exists (`statics init
+ * --current-layout prefixed` writes it); otherwise `current` sits beside its revisions.
+ */
+const PREFIXED_ROOT = '.current/';
+const LAYOUT_MARKER = '.current/.layout';
+
+/** Where `current` lives: `nested` (P/<d>/<t>/<id>/current, the default) or `prefixed` (P/.current/<d>/<t>/<id>). */
+export type CurrentLayout = 'nested' | 'prefixed';
 const DEFAULT_REGION = 'us-east-1';
 const SILENT_LOGGER = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -134,6 +146,37 @@ export function currentEtag(revision: string): string {
   return `"${md5Hex(revision + '\n')}"`;
 }
 
+const LEAN_PUT_FIELDS = new Set(['Bucket', 'Key', 'Body', 'ContentLength', 'ContentMD5', 'ContentType', 'CacheControl', 'WebsiteRedirectLocation', 'Metadata', 'IfMatch', 'IfNoneMatch']);
+
+/** The headers of a PutObject the lean path sends as the SDK would; undefined when it has other fields. */
+function leanPutHeaders(input: PutObjectCommandInput): Record<string, string> | undefined {
+  for (const [field, value] of Object.entries(input)) if (value !== undefined && !LEAN_PUT_FIELDS.has(field)) return undefined;
+  const headers: Record<string, string> = {};
+  if (input.ContentMD5) headers['content-md5'] = input.ContentMD5;
+  if (input.ContentType) headers['content-type'] = input.ContentType;
+  if (input.CacheControl) headers['cache-control'] = input.CacheControl;
+  if (input.WebsiteRedirectLocation) headers['x-amz-website-redirect-location'] = input.WebsiteRedirectLocation;
+  if (input.IfMatch) headers['if-match'] = input.IfMatch;
+  if (input.IfNoneMatch) headers['if-none-match'] = input.IfNoneMatch;
+  for (const [name, value] of Object.entries(input.Metadata ?? {})) {
+    // Header values must be plain ASCII; anything else is the SDK's to encode.
+    if (!/^[\x20-\x7e]*$/.test(value) || !/^[a-z0-9-]+$/.test(name)) return undefined;
+    headers[`x-amz-meta-${name}`] = value;
+  }
+  return headers;
+}
+
+function firstHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** `domain/type/id` from its three parts, when they are valid names. */
+function documentKeyOf(parts: string[]): string | undefined {
+  if (parts.length !== 3) return undefined;
+  const [domain, type, id] = parts as [string, string, string];
+  return isValidName(domain) && isValidName(type) && isValidName(id) ? `${domain}/${type}/${id}` : undefined;
+}
+
 function normalizeEtag(etag: string | undefined): string {
   return (etag ?? '').replace(/^W\//, '').replace(/"/g, '').toLowerCase();
 }
@@ -155,6 +198,15 @@ export class S3Store implements RevisionStore {
   private conditionalWrites = true;
   /** False once the server refused to list object versions: history is then `current`'s metadata. */
   private versionsListable = true;
+  /**
+   * Revisions this store wrote or saw stored (object keys), so moving `current` to one of them
+   * needs no second look: revisions are immutable and statics never deletes one. Bounded.
+   */
+  private readonly knownStored = new Set<string>();
+  /** The store's layout once known (from a listing, or a look at the marker). */
+  private layout: Promise<CurrentLayout> | undefined;
+  /** Object reads, writes and listings without the SDK's per-request cost; the SDK does the rest. */
+  private readonly reads: S3Http;
 
   constructor(options: S3StoreOptions) {
     const { bucket, prefix } = parseS3Url(`s3://${options.bucket}/${options.prefix}`);
@@ -194,6 +246,8 @@ export class S3Store implements RevisionStore {
       },
     });
 
+    this.reads = new S3Http(this.client, bucket, sockets);
+
     let printable = 'https://s3.amazonaws.com';
     if (endpoint) {
       const shown = new URL(endpoint.href);
@@ -231,18 +285,92 @@ export class S3Store implements RevisionStore {
     return `${this.base()}${formatKey(parseKey(key))}/${leaf}`;
   }
 
+  /** The key of a document's `current` in this store's layout. */
+  async currentKey(key: string): Promise<string> {
+    return (await this.currentLayout()) === 'prefixed' ? `${this.base()}${PREFIXED_ROOT}${formatKey(parseKey(key))}` : this.objectKey(key, CURRENT);
+  }
+
+  /** The layout, from the marker the first time it is needed (a listing tells it for free). */
+  currentLayout(): Promise<CurrentLayout> {
+    if (!this.layout) {
+      const detecting = this.detectLayout();
+      this.layout = detecting;
+      // A failure is not remembered: the next call asks again.
+      detecting.catch(() => {
+        if (this.layout === detecting) this.layout = undefined;
+      });
+    }
+    return this.layout;
+  }
+
+  private async detectLayout(): Promise<CurrentLayout> {
+    const lean = await this.reads.object('HEAD', `${this.base()}${LAYOUT_MARKER}`);
+    if (lean !== undefined) return lean ? 'prefixed' : 'nested';
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: `${this.base()}${LAYOUT_MARKER}` }));
+      return 'prefixed';
+    } catch (error) {
+      if (isNotFound(error)) return 'nested';
+      throw await this.toStoreError(error, 'read of the store layout');
+    }
+  }
+
+  /**
+   * Makes sure the store uses `layout`: writes the marker for `prefixed` on a store without
+   * documents. A store keeps the layout it started with; changing it is refused.
+   */
+  async useCurrentLayout(layout: CurrentLayout): Promise<'unchanged' | 'configured'> {
+    this.layout = undefined;
+    const now = await this.currentLayout();
+    if (now === layout) return 'unchanged';
+    if (layout === 'nested') {
+      throw new StaticsError('config', `${this.description} keeps current under ${PREFIXED_ROOT}; a store keeps the layout it was set up with`);
+    }
+    if ((await this.listCurrent()).size > 0) {
+      throw new StaticsError('config', `${this.description} already holds documents with current beside their revisions; a store keeps the layout it was set up with`);
+    }
+    const body = Buffer.from(JSON.stringify({ layout: 'prefixed', version: 1 }) + '\n');
+    await this.call('write of the store layout', () =>
+      this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: `${this.base()}${LAYOUT_MARKER}`, Body: body, ContentLength: body.length, ContentMD5: md5Base64(body), ContentType: 'application/json' })),
+    );
+    this.layout = Promise.resolve('prefixed');
+    return 'configured';
+  }
+
+  /**
+   * Every document that has a `current`, from one paginated listing: of the whole prefix in the
+   * nested layout (revisions included), of `P/.current/` alone in the prefixed one. The first
+   * page tells which: the marker sorts before everything a prefixed store holds.
+   */
   async listCurrent(): Promise<Map<string, CurrentListing>> {
     const listing = new Map<string, CurrentListing>();
     const base = this.base();
-    await this.listObjects(base, (objectKey, etag) => {
-      const parts = objectKey.slice(base.length).split('/');
-      if (parts.length !== 4 || parts[3] !== CURRENT) return;
-      const [domain, type, id] = parts as [string, string, string, string];
-      if (!isValidName(domain) || !isValidName(type) || !isValidName(id)) return;
-      const key = `${domain}/${type}/${id}`;
+    const marker = base + LAYOUT_MARKER;
+    const prefixedRoot = base + PREFIXED_ROOT;
+    let prefixed = false;
+    const add = (key: string, etag: string | undefined) => {
       const listed = normalizeEtag(etag);
       listing.set(key, { key, confirms: (revision) => isRevision(revision) && listed === md5Hex(revision + '\n') });
+    };
+    await this.listObjects(base, (objectKey, etag) => {
+      if (objectKey === marker) {
+        prefixed = true;
+        return true;
+      }
+      if (prefixed) {
+        // Past the pointers: the rest of the prefix is revisions.
+        if (!objectKey.startsWith(prefixedRoot)) return false;
+        const key = documentKeyOf(objectKey.slice(prefixedRoot.length).split('/'));
+        if (key) add(key, etag);
+        return true;
+      }
+      const parts = objectKey.slice(base.length).split('/');
+      if (parts.length !== 4 || parts[3] !== CURRENT) return true;
+      const key = documentKeyOf(parts.slice(0, 3));
+      if (key) add(key, etag);
+      return true;
     });
+    this.layout = Promise.resolve(prefixed ? 'prefixed' : 'nested');
     return listing;
   }
 
@@ -251,19 +379,23 @@ export class S3Store implements RevisionStore {
    * paged by marker, not v2: s3rver 3.7 makes v2 continuation tokens with DES, which Node 17+
    * (OpenSSL 3) refuses, so past 1000 keys v2 fails there with a 500. On AWS both are equal.
    */
-  private async listObjects(prefix: string, visit: (key: string, etag: string | undefined) => void): Promise<void> {
+  private async listObjects(prefix: string, visit: (key: string, etag: string | undefined) => boolean | void): Promise<void> {
     let marker: string | undefined;
     for (;;) {
-      const page = await this.call('list', () =>
-        this.client.send(new ListObjectsCommand({ Bucket: this.bucket, Prefix: prefix, Marker: marker })),
-      );
-      const contents = page.Contents ?? [];
-      for (const object of contents) {
-        if (object.Key) visit(object.Key, object.ETag);
+      const page =
+        (await this.reads.list(prefix, marker)) ??
+        (await this.call('list', async () => {
+          const answer = await this.client.send(new ListObjectsCommand({ Bucket: this.bucket, Prefix: prefix, Marker: marker }));
+          const objects = (answer.Contents ?? []).flatMap((object) => (object.Key ? [{ key: object.Key, etag: object.ETag }] : []));
+          return { objects, truncated: Boolean(answer.IsTruncated), nextMarker: answer.NextMarker };
+        }));
+      for (const object of page.objects) {
+        // `false` ends the listing: the visitor has all it wants.
+        if (visit(object.key, object.etag) === false) return;
       }
       // Without a delimiter, the next page starts after the last key (NextMarker is only sent with one).
-      const last = page.NextMarker ?? contents[contents.length - 1]?.Key;
-      if (!page.IsTruncated || !last || last === marker) return;
+      const last = page.nextMarker ?? page.objects[page.objects.length - 1]?.key;
+      if (!page.truncated || !last || last === marker) return;
       marker = last;
     }
   }
@@ -274,18 +406,26 @@ export class S3Store implements RevisionStore {
   }
 
   private async readOneCurrent(key: string): Promise<CurrentRecord | null> {
-    const objectKey = this.objectKey(key, CURRENT);
+    const objectKey = await this.currentKey(key);
     let body: string;
     let metadata: Record<string, string> | undefined;
     let etag: string | undefined;
-    try {
-      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: objectKey }));
-      body = (await response.Body?.transformToString('utf-8')) ?? '';
-      metadata = response.Metadata;
-      etag = response.ETag;
-    } catch (error) {
-      if (isNotFound(error)) return null;
-      throw await this.toStoreError(error, `read of ${key}`);
+    const lean = await this.reads.object('GET', objectKey);
+    if (lean === null) return null;
+    if (lean) {
+      body = lean.body.toString('utf8');
+      metadata = metadataOf(lean.headers);
+      etag = firstHeader(lean.headers.etag);
+    } else {
+      try {
+        const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: objectKey }));
+        body = (await response.Body?.transformToString('utf-8')) ?? '';
+        metadata = response.Metadata;
+        etag = response.ETag;
+      } catch (error) {
+        if (isNotFound(error)) return null;
+        throw await this.toStoreError(error, `read of ${key}`);
+      }
     }
     const revision = body.replace(/\n$/, '');
     if (!isRevision(revision)) {
@@ -315,30 +455,56 @@ export class S3Store implements RevisionStore {
     try {
       await this.putConditionally(input, { IfNoneMatch: '*' });
     } catch (error) {
-      if (isPreconditionFailed(error)) return;
+      if (isPreconditionFailed(error)) return this.rememberStored(input.Key!);
       if (isConditionalConflict(error) && (await this.statRevision(key, revision))) return;
       throw await this.toStoreError(error, `write of ${key}@${revision.slice(0, 12)}`);
     }
+    this.rememberStored(input.Key!);
+  }
+
+  private rememberStored(objectKey: string): void {
+    if (this.knownStored.size >= 100_000) this.knownStored.clear();
+    this.knownStored.add(objectKey);
   }
 
   /** PUT with conditional headers, or without them once the server said it does not implement them. */
   private async putConditionally(input: PutObjectCommandInput, conditions: Pick<PutObjectCommandInput, 'IfMatch' | 'IfNoneMatch'>): Promise<void> {
     if (this.conditionalWrites) {
       try {
-        await this.client.send(new PutObjectCommand({ ...input, ...conditions }));
+        await this.put({ ...input, ...conditions });
         return;
       } catch (error) {
         if (!conditionsUnsupported(error)) throw error;
         this.conditionalWrites = false;
       }
     }
+    await this.put(input);
+  }
+
+  /** One PutObject: on the lean path when it can take it, else (or when it gives up) the SDK. */
+  private async put(input: PutObjectCommandInput): Promise<void> {
+    const headers = leanPutHeaders(input);
+    if (headers && Buffer.isBuffer(input.Body) && input.Key && (await this.reads.put(input.Key, input.Body, headers))) return;
     await this.client.send(new PutObjectCommand(input));
+  }
+
+  private async deleteObject(key: string, ifMatch: string | undefined): Promise<void> {
+    if (await this.reads.delete(key, ifMatch ? { 'if-match': ifMatch } : {})) return;
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key, ...(ifMatch ? { IfMatch: ifMatch } : {}) }));
   }
 
   async statRevision(key: string, revision: string): Promise<RevisionInfo | null> {
     if (!isRevision(revision)) return null;
+    const objectKey = this.objectKey(key, revision);
+    const lean = await this.reads.object('HEAD', objectKey);
+    if (lean === null) return null;
+    if (lean) {
+      this.rememberStored(objectKey);
+      return { mediaType: firstHeader(lean.headers['content-type']) ?? 'application/octet-stream', size: Number(lean.headers['content-length'] ?? 0) };
+    }
     try {
-      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key, revision) }));
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: objectKey }));
+      this.rememberStored(objectKey);
       return { mediaType: head.ContentType ?? 'application/octet-stream', size: head.ContentLength ?? 0 };
     } catch (error) {
       if (isNotFound(error)) return null;
@@ -351,14 +517,22 @@ export class S3Store implements RevisionStore {
     let bytes: Buffer;
     let mediaType: string;
     let metadata: Record<string, string> | undefined;
-    try {
-      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key, revision) }));
-      bytes = Buffer.from((await response.Body?.transformToByteArray()) ?? new Uint8Array());
-      mediaType = response.ContentType ?? 'application/octet-stream';
-      metadata = response.Metadata;
-    } catch (error) {
-      if (isNotFound(error)) return null;
-      throw await this.toStoreError(error, `read of ${key}@${revision.slice(0, 12)}`);
+    const lean = await this.reads.object('GET', this.objectKey(key, revision));
+    if (lean === null) return null;
+    if (lean) {
+      bytes = lean.body;
+      mediaType = firstHeader(lean.headers['content-type']) ?? 'application/octet-stream';
+      metadata = metadataOf(lean.headers);
+    } else {
+      try {
+        const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key, revision) }));
+        bytes = Buffer.from((await response.Body?.transformToByteArray()) ?? new Uint8Array());
+        mediaType = response.ContentType ?? 'application/octet-stream';
+        metadata = response.Metadata;
+      } catch (error) {
+        if (isNotFound(error)) return null;
+        throw await this.toStoreError(error, `read of ${key}@${revision.slice(0, 12)}`);
+      }
     }
     if (createHash('sha256').update(bytes).digest('hex') !== revision) {
       throw new StaticsError('store', `corrupt revision ${revision} of ${key} in ${this.description}: its bytes do not hash to its name`);
@@ -379,14 +553,14 @@ export class S3Store implements RevisionStore {
   async setCurrent(key: string, transition: Transition, expected: CurrentRecord | null): Promise<void> {
     const revision = transition.revision;
     if (!revision || !isRevision(revision)) throw new StaticsError('internal', `setCurrent needs a revision for ${key}`);
-    // Never point `current` at a revision that is not there.
-    if (!(await this.statRevision(key, revision))) {
+    // Never point `current` at a revision that is not there (known when this store just wrote it).
+    if (!this.knownStored.has(this.objectKey(key, revision)) && !(await this.statRevision(key, revision))) {
       throw new StaticsError('store', `revision ${revision} of ${key} is not stored in ${this.description}; current not moved`);
     }
     const body = Buffer.from(`${revision}\n`);
     const input: PutObjectCommandInput = {
       Bucket: this.bucket,
-      Key: this.objectKey(key, CURRENT),
+      Key: await this.currentKey(key),
       Body: body,
       ContentLength: body.length,
       ContentMD5: md5Base64(body),
@@ -409,20 +583,20 @@ export class S3Store implements RevisionStore {
   }
 
   async deleteCurrent(key: string, _transition: Transition, expected: CurrentRecord): Promise<void> {
-    const input = { Bucket: this.bucket, Key: this.objectKey(key, CURRENT) };
+    const objectKey = await this.currentKey(key);
     const stale = (error: unknown): StaticsError =>
       new StaticsError('stale', `current of ${key} moved while deleting (expected ${expected.revision})`, undefined, { cause: error });
     try {
       if (this.conditionalWrites) {
         try {
-          await this.client.send(new DeleteObjectCommand({ ...input, IfMatch: expected.tag ?? currentEtag(expected.revision) }));
+          await this.deleteObject(objectKey, expected.tag ?? currentEtag(expected.revision));
           return;
         } catch (error) {
           if (!conditionsUnsupported(error)) throw error;
           this.conditionalWrites = false;
         }
       }
-      await this.client.send(new DeleteObjectCommand(input));
+      await this.deleteObject(objectKey, undefined);
     } catch (error) {
       // With If-Match, a `current` already gone is a 404: it moved too.
       if (isPreconditionFailed(error) || isConditionalConflict(error) || isNotFound(error)) throw stale(error);
@@ -431,7 +605,7 @@ export class S3Store implements RevisionStore {
   }
 
   async history(key: string): Promise<Transition[]> {
-    const objectKey = this.objectKey(key, CURRENT);
+    const objectKey = await this.currentKey(key);
     const versions = this.versionsListable ? await this.listVersions(objectKey) : undefined;
     // No versions at all (or a server that lists none): `current` itself is all there is.
     if (!versions || versions.length === 0) return (await this.headCurrent(objectKey, undefined))?.transitions ?? [];
@@ -487,6 +661,7 @@ export class S3Store implements RevisionStore {
   }
 
   async close(): Promise<void> {
+    this.reads.destroy();
     this.client.destroy();
   }
 }

@@ -16,6 +16,7 @@ import { parseStructured, sortProblems, type SourceMap } from '../desired/struct
 import { isInside, listDirectory, NAME_RULE, problemAt, systemMessage, type FoundFile } from '../desired/walk.js';
 import { findKeyword, locate, locationOf, pointerSegments } from './locate.js';
 import { errorsToProblems } from './report.js';
+import { digestSchemaFiles } from '../desired/cache.js';
 
 export interface SchemaSet {
   /**
@@ -31,6 +32,8 @@ export interface SchemaSet {
    * empty when it compiled, when there is none, or when it was already reported by loadSchemas.
    */
   compileProblems(domain: string, type: string): Problem[];
+  /** sha256 over every schema file's path and bytes: equal digests, equal validation. */
+  readonly digest: string;
 }
 
 const SCHEMA_SUFFIX = '.schema.json';
@@ -113,7 +116,9 @@ export async function loadSchemas(root: string): Promise<{ schemas: SchemaSet; p
   };
   const entryFor = (domain: string, type: string) => byDomainType.get(`${domain}/${type}`) ?? byType.get(type);
 
+  const digest = digestSchemaFiles(contents.map((item) => ({ path: item.file.path, bytes: 'bytes' in item ? item.bytes : null })));
   const schemas: SchemaSet = {
+    digest,
     validatorFor(domain, type) {
       const entry = entryFor(domain, type);
       if (!entry) return undefined;

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = path.join(PROJECT_ROOT, 'bin/statics.js');
+const TEST_CACHE_DIR = path.join(tmpdir(), 'statics-test-cache');
 
 export interface CliResult {
   code: number;
@@ -30,6 +31,8 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
     for (const name of ['STATICS_STORE', 'STATICS_REDIS_URL', 'STATICS_PRUNE', 'FORCE_COLOR']) {
       if (!options.env || !(name in options.env)) delete env[name];
     }
+    // The parse cache of test runs stays out of the developer's own cache folder.
+    if (!options.env || !('STATICS_CACHE_DIR' in options.env)) env.STATICS_CACHE_DIR = TEST_CACHE_DIR;
     const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd ?? PROJECT_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';

@@ -1,0 +1,236 @@
+/**
+ * The parse cache: what parsing, validating and canonicalising a structured file gave, keyed by
+ * the sha256 of its raw bytes together with everything else the result depends on (the schemas,
+ * which of them applies, JSON or YAML, and the code that does the work). A hit gives the revision
+ * and size without parsing; a file changed in any way, even behind the cache's back, is a miss.
+ * Only valid documents are cached, so a hit is also "this file passed validation".
+ *
+ * It also keeps, per document key, the revisions a plan last saw (desired and current): hints
+ * that let the next plan name a changed document's base from the store listing alone. A hint is
+ * never trusted: it is used only where the listing confirms it (S3: current's ETag).
+ *
+ * One file per repository in the cache directory, read once and rewritten whole (temp file and
+ * rename) when something was learned. Every failure to read or write it only costs speed.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isRevision } from '../keys.js';
+import type { DesiredFile } from './walk.js';
+
+const MAGIC = Buffer.from('STATICS-PARSE-CACHE\n');
+const FORMAT = 1;
+/** Cache files of repositories not planned for this long are removed when another one is saved. */
+const STALE_AFTER_MS = 30 * 24 * 3600 * 1000;
+/** Entries not used by a run are kept (another branch may need them), up to this many. */
+const MAX_ENTRIES = 500_000;
+
+export interface CachedResult {
+  revision: string;
+  size: number;
+}
+
+/**
+ * What else than its bytes decides how a structured file is prepared: the code (our parse,
+ * validation and canonical form, and the versions of yaml and ajv). Undefined where it cannot be
+ * told (e.g. inside a bundle), and then nothing is cached.
+ */
+let codeDigest: Buffer | null | undefined;
+
+function currentCodeDigest(): Buffer | null {
+  if (codeDigest !== undefined) return codeDigest;
+  try {
+    const here = fileURLToPath(import.meta.url);
+    const ext = path.extname(here);
+    const hash = createHash('sha256').update(`format ${FORMAT}\n`);
+    const sources = ['desired/prepare', 'desired/structured', 'desired/canonical', 'desired/media', 'validate/schemas', 'validate/report', 'validate/locate', 'keys'];
+    for (const source of sources) {
+      hash.update(`${source}\n`).update(readFileSync(path.join(path.dirname(here), '..', `${source}${ext}`)));
+    }
+    const require = createRequire(import.meta.url);
+    for (const dependency of ['yaml', 'ajv', 'ajv-formats']) {
+      hash.update(`${dependency}@${(require(`${dependency}/package.json`) as { version: string }).version}\n`);
+    }
+    codeDigest = hash.digest();
+  } catch {
+    codeDigest = null;
+  }
+  return codeDigest;
+}
+
+export class ParseCache {
+  private readonly entries = new Map<string, CachedResult>();
+  private readonly used = new Set<string>();
+  private readonly hints = new Map<string, string[]>();
+  private dirty = false;
+
+  private constructor(
+    private readonly file: string,
+    private readonly root: string,
+    /** Everything but the file's own bytes and place that its key covers. */
+    private readonly context: Buffer,
+  ) {}
+
+  /**
+   * The cache of the repository at `root` in `dir`, for the given schema set. Undefined when
+   * the code cannot be identified; an unreadable or foreign cache file counts as empty.
+   */
+  static async open(dir: string, root: string, schemasDigest: string): Promise<ParseCache | undefined> {
+    const code = currentCodeDigest();
+    if (!code) return undefined;
+    const realRoot = path.resolve(root);
+    const file = path.join(dir, `parse-${createHash('sha256').update(realRoot).digest('hex').slice(0, 24)}.bin`);
+    const context = createHash('sha256').update(code).update(schemasDigest).digest();
+    const cache = new ParseCache(file, realRoot, context);
+    try {
+      cache.load(await readFile(file));
+    } catch {
+      // Missing or unreadable: start empty.
+    }
+    return cache;
+  }
+
+  /** The key of a file's result: its raw bytes, where it sits (which schema applies) and how it is read. */
+  keyOf(file: DesiredFile, raw: Uint8Array): string {
+    return createHash('sha256')
+      .update(this.context)
+      .update(`${file.domain}\0${file.type}\0${file.ext.toLowerCase()}\0`)
+      .update(raw)
+      .digest('base64');
+  }
+
+  get(key: string): CachedResult | undefined {
+    const found = this.entries.get(key);
+    if (found) this.used.add(key);
+    return found;
+  }
+
+  set(key: string, result: CachedResult): void {
+    const known = this.entries.get(key);
+    this.used.add(key);
+    if (known && known.revision === result.revision && known.size === result.size) return;
+    this.entries.set(key, result);
+    this.dirty = true;
+  }
+
+  /** Revisions recently seen for a document: candidates for its `current`, to be confirmed. */
+  hintsFor(documentKey: string): readonly string[] {
+    return this.hints.get(documentKey) ?? [];
+  }
+
+  setHints(documentKey: string, revisions: readonly (string | null | undefined)[]): void {
+    const unique = [...new Set(revisions.filter((revision): revision is string => typeof revision === 'string' && isRevision(revision)))].slice(0, 4);
+    const known = this.hints.get(documentKey);
+    if (known && known.length === unique.length && known.every((revision, index) => revision === unique[index])) return;
+    if (unique.length === 0) this.hints.delete(documentKey);
+    else this.hints.set(documentKey, unique);
+    this.dirty = true;
+  }
+
+  /** Writes the cache when it learned something; never throws. */
+  async save(): Promise<void> {
+    if (!this.dirty) {
+      // Still a sign of life, so the file is not removed as stale.
+      await utimes(this.file, new Date(), new Date()).catch(() => {});
+      return;
+    }
+    const temp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    try {
+      await mkdir(path.dirname(this.file), { recursive: true });
+      await writeFile(temp, this.serialize());
+      await rename(temp, this.file);
+      this.dirty = false;
+      await removeStale(path.dirname(this.file), this.file);
+    } catch {
+      await rm(temp, { force: true }).catch(() => {});
+    }
+  }
+
+  private serialize(): Buffer {
+    // Entries this run used first, so a cut at MAX_ENTRIES drops the ones nobody needed lately.
+    const keys = [...this.used].filter((key) => this.entries.has(key));
+    for (const key of this.entries.keys()) {
+      if (keys.length >= MAX_ENTRIES) break;
+      if (!this.used.has(key)) keys.push(key);
+    }
+    const parts: Buffer[] = [MAGIC, u32(FORMAT), string(this.root), this.context, u32(keys.length)];
+    for (const key of keys.slice(0, MAX_ENTRIES)) {
+      const entry = this.entries.get(key)!;
+      parts.push(Buffer.from(key, 'base64'), Buffer.from(entry.revision, 'hex'), u32(entry.size));
+    }
+    parts.push(u32(this.hints.size));
+    for (const [documentKey, revisions] of this.hints) {
+      parts.push(string(documentKey), Buffer.from([revisions.length]), ...revisions.map((revision) => Buffer.from(revision, 'hex')));
+    }
+    return Buffer.concat(parts);
+  }
+
+  /** Reads a cache file; one made for other schemas or another version of the code is ignored whole. */
+  private load(data: Buffer): void {
+    let at = 0;
+    const take = (length: number): Buffer => {
+      if (at + length > data.length) throw new Error('truncated');
+      const slice = data.subarray(at, at + length);
+      at += length;
+      return slice;
+    };
+    const readU32 = () => take(4).readUInt32LE(0);
+    const readString = () => take(readU32()).toString('utf8');
+    if (!take(MAGIC.length).equals(MAGIC) || readU32() !== FORMAT) return;
+    readString(); // the repository, for people looking at the file
+    const sameContext = take(32).equals(this.context);
+    const entries = new Map<string, CachedResult>();
+    const count = readU32();
+    for (let i = 0; i < count; i++) {
+      const key = take(32).toString('base64');
+      const revision = take(32).toString('hex');
+      entries.set(key, { revision, size: readU32() });
+    }
+    const hints = new Map<string, string[]>();
+    const hintCount = readU32();
+    for (let i = 0; i < hintCount; i++) {
+      const documentKey = readString();
+      const n = take(1)[0]!;
+      hints.set(documentKey, Array.from({ length: n }, () => take(32).toString('hex')));
+    }
+    // Hints hold whatever the schemas; results only under the same ones.
+    if (sameContext) for (const [key, value] of entries) this.entries.set(key, value);
+    for (const [key, value] of hints) this.hints.set(key, value);
+  }
+}
+
+function u32(value: number): Buffer {
+  const buffer = Buffer.alloc(4);
+  buffer.writeUInt32LE(value >>> 0, 0);
+  return buffer;
+}
+
+function string(text: string): Buffer {
+  const bytes = Buffer.from(text, 'utf8');
+  return Buffer.concat([u32(bytes.length), bytes]);
+}
+
+/** Cache files of repositories gone or not planned for a month go. */
+async function removeStale(dir: string, keep: string): Promise<void> {
+  const now = Date.now();
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!/^parse-[0-9a-f]{24}\.bin(\..*\.tmp)?$/.test(name)) continue;
+    const file = path.join(dir, name);
+    if (file === keep) continue;
+    const info = await stat(file).catch(() => null);
+    if (info && now - info.mtimeMs > STALE_AFTER_MS) await rm(file, { force: true }).catch(() => {});
+  }
+}
+
+/** A digest of the schema set: every schema file's path and bytes. */
+export function digestSchemaFiles(files: ReadonlyArray<{ path: string; bytes: Uint8Array | null }>): string {
+  const hash = createHash('sha256');
+  for (const file of [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
+    hash.update(`${file.path}\0${file.bytes ? file.bytes.length : -1}\0`);
+    if (file.bytes) hash.update(file.bytes);
+  }
+  return hash.digest('hex');
+}

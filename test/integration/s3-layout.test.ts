@@ -1,0 +1,159 @@
+/**
+ * Where `current` lives, and what it costs to learn it: the prefixed layout (P/.current/…) lists
+ * the pointers alone however long the history; the nested one is untouched. Against s3rver.
+ */
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Transition } from '../../src/model.js';
+import { S3Store } from '../../src/store/s3.js';
+import { mapConcurrent } from '../../src/util/concurrency.js';
+import { startS3, type TestS3 } from '../support/s3.js';
+
+const BUCKET = 'statics-layout';
+let s3: TestS3;
+const stores: S3Store[] = [];
+
+function open(prefix: string): S3Store {
+  const store = new S3Store({ bucket: BUCKET, prefix, endpoint: s3.endpoint, region: s3.region, credentials: s3.credentials, concurrency: 16 });
+  stores.push(store);
+  return store;
+}
+
+function revisionOf(text: string): { bytes: Buffer; revision: string } {
+  const bytes = Buffer.from(text);
+  return { bytes, revision: createHash('sha256').update(bytes).digest('hex') };
+}
+
+async function publish(store: S3Store, key: string, text: string): Promise<string> {
+  const { bytes, revision } = revisionOf(text);
+  await store.putRevision(key, revision, bytes, { mediaType: 'text/plain', size: bytes.length }, {});
+  const [expected] = (await store.readCurrent([key])).values();
+  const transition: Transition = { revision, previous: expected?.revision ?? null, at: new Date().toISOString(), action: 'apply' };
+  await store.setCurrent(key, transition, expected ?? null);
+  return revision;
+}
+
+beforeAll(async () => {
+  s3 = await startS3();
+  await s3.createBucket(BUCKET);
+});
+
+afterAll(async () => {
+  await Promise.all(stores.map((store) => store.close()));
+  await s3?.stop();
+});
+
+describe('the prefixed layout', () => {
+  const DOCS = 250;
+  const keys = Array.from({ length: DOCS }, (_, i) => `app/cfg/doc${String(i).padStart(3, '0')}`);
+  const latest = new Map<string, string>();
+  let store: S3Store;
+
+  beforeAll(async () => {
+    store = open('pre');
+    expect(await store.useCurrentLayout('prefixed')).toBe('configured');
+    expect(await store.useCurrentLayout('prefixed')).toBe('unchanged');
+    // Four revisions each (1000 objects, two pages' worth beside the pointers) the listing must skip.
+    await mapConcurrent(keys, 16, async (key) => {
+      for (let version = 0; version < 3; version++) {
+        const { bytes, revision } = revisionOf(`${key} old ${version}\n`);
+        await store.putRevision(key, revision, bytes, { mediaType: 'text/plain', size: bytes.length }, {});
+      }
+      latest.set(key, await publish(store, key, `${key} v0\n`));
+    });
+    for (const version of [1, 2, 3]) latest.set(keys[5]!, await publish(store, keys[5]!, `${keys[5]} v${version}\n`));
+  }, 120_000);
+
+  it('lists the pointers alone, in pages that do not grow with history', async () => {
+    const recorder = s3.record();
+    const listing = await open('pre').listCurrent();
+    const requests = recorder.stop();
+    expect(requests).toHaveLength(1);
+    expect(requests[0]!.url).toContain('prefix=pre%2F');
+    expect([...listing.keys()].sort()).toEqual(keys);
+    for (const key of keys) {
+      expect(listing.get(key)!.confirms(latest.get(key)!)).toBe(true);
+      expect(listing.get(key)!.confirms(revisionOf(`${key} old 0\n`).revision)).toBe(false);
+    }
+  });
+
+  it('keeps current at PREFIX/.current/<domain>/<type>/<id>: body, redirect and history as before', async () => {
+    const key = keys[5]!;
+    const fresh = open('pre');
+    expect(await fresh.currentKey(key)).toBe('pre/.current/app/cfg/doc005');
+    const record = (await fresh.readCurrent([key])).get(key)!;
+    expect(record.revision).toBe(latest.get(key));
+    expect(record.transitions.map((t) => t.revision)).toEqual([3, 2, 1, 0].map((v) => revisionOf(`${key} v${v}\n`).revision));
+    expect((await fresh.history(key))[0]!.revision).toBe(latest.get(key));
+    const redirect = await s3.websiteGet(BUCKET, '/pre/.current/app/cfg/doc005');
+    expect(redirect.status).toBe(301);
+    expect(redirect.location).toBe(`/pre/app/cfg/doc005/${latest.get(key)}`);
+    // Nothing is written beside the revisions.
+    expect((await s3.websiteGet(BUCKET, '/pre/app/cfg/doc005/current')).status).toBe(404);
+  });
+
+  it('deletes current where it lives', async () => {
+    const key = keys[9]!;
+    const [record] = (await store.readCurrent([key])).values();
+    await store.deleteCurrent(key, { revision: null, previous: record!.revision, at: new Date().toISOString(), action: 'delete' }, record!);
+    expect((await store.readCurrent([key])).get(key)).toBeNull();
+    expect((await store.listCurrent()).has(key)).toBe(false);
+  });
+
+  it('is refused on a store that already has documents, and a store never changes back', async () => {
+    const nested = open('nested');
+    await publish(nested, 'a/b/c', 'one\n');
+    await expect(nested.useCurrentLayout('prefixed')).rejects.toMatchObject({ code: 'config', message: expect.stringMatching(/already holds documents/) });
+    expect(await nested.currentKey('a/b/c')).toBe('nested/a/b/c/current');
+    await expect(open('pre').useCurrentLayout('nested')).rejects.toMatchObject({ code: 'config' });
+    expect(await nested.useCurrentLayout('nested')).toBe('unchanged');
+  });
+});
+
+describe('moving current after writing its revision', () => {
+  it('does not look the revision up again', async () => {
+    const store = open('quick');
+    await publish(store, 'x/y/z', 'first\n');
+    const recorder = s3.record();
+    const revision = await publish(store, 'x/y/z', 'second\n');
+    const requests = recorder.stop();
+    expect(requests.filter((request) => request.method === 'HEAD' && request.url.includes(revision))).toEqual([]);
+    expect(requests.map((request) => request.method).sort()).toEqual(['GET', 'PUT', 'PUT']);
+    // A revision it never wrote is still checked.
+    const missing = revisionOf('never written').revision;
+    const [record] = (await store.readCurrent(['x/y/z'])).values();
+    await expect(store.setCurrent('x/y/z', { revision: missing, previous: revision, at: new Date().toISOString(), action: 'apply' }, record!)).rejects.toMatchObject({ code: 'store' });
+  });
+});
+
+describe('requests without the SDK', () => {
+  it('lists, reads, looks up and writes with one signed request each, and leaves anything unexpected to the SDK', async () => {
+    const store = open('lean');
+    const writing = s3.record();
+    await publish(store, 'l/e/an', 'first\n');
+    const revision = await publish(store, 'l/e/an', 'lean\n');
+    const writes = writing.stop();
+    expect(writes.map((request) => request.method).sort()).toEqual(['GET', 'GET', 'HEAD', 'PUT', 'PUT', 'PUT', 'PUT']);
+    for (const request of writes) expect(request.headers['user-agent']).toBe('statics');
+    expect(writes.filter((request) => request.headers['if-none-match'] === '*')).toHaveLength(3);
+    const fresh = open('lean');
+    const recorder = s3.record();
+    expect([...(await fresh.listCurrent()).keys()]).toEqual(['l/e/an']);
+    expect((await fresh.readCurrent(['l/e/an', 'l/e/none'])).get('l/e/an')?.revision).toBe(revision);
+    expect((await fresh.getRevision('l/e/an', revision))?.bytes.toString()).toBe('lean\n');
+    expect(await fresh.statRevision('l/e/an', revision)).toEqual({ mediaType: 'text/plain', size: 5 });
+    const requests = recorder.stop();
+    expect(requests).toHaveLength(5);
+    // Signed by this path, not the SDK (which s3rver would also accept): nothing fell back.
+    for (const request of requests) expect(request.headers['user-agent']).toBe('statics');
+
+    // A bucket that is not there is the SDK's to explain.
+    const missing = new S3Store({ bucket: 'no-such-bucket-here', prefix: '', endpoint: s3.endpoint, region: s3.region, credentials: s3.credentials });
+    stores.push(missing);
+    await expect(missing.listCurrent()).rejects.toMatchObject({ code: 'store', message: expect.stringMatching(/bucket "no-such-bucket-here" does not exist/) });
+    // So are credentials it refuses.
+    const refused = new S3Store({ bucket: BUCKET, prefix: 'lean', endpoint: s3.endpoint, region: s3.region, credentials: { accessKeyId: 'NOPE', secretAccessKey: 'nope' } });
+    stores.push(refused);
+    await expect(refused.readCurrent(['l/e/an'])).rejects.toMatchObject({ code: 'store' });
+  });
+});
