@@ -7,7 +7,7 @@ import type { CurrentListing, RevisionStore } from '../store/types.js';
 import { mapConcurrent } from '../util/concurrency.js';
 import { describeChange, type Side } from './change.js';
 import { compareKeys, planIdentity } from './identity.js';
-import { targetMatcher } from './targets.js';
+import { targetMatcher, unmatchedTargets } from './targets.js';
 import { loadSchemas } from '../validate/schemas.js';
 
 export interface PlanOptions {
@@ -39,6 +39,10 @@ export async function createPlan(store: RevisionStore, options: PlanOptions): Pr
   const cache = options.desired.cacheDir ? await ParseCache.open(options.desired.cacheDir, options.dir, loaded.schemas.digest) : undefined;
   try {
     const plan = await planWith(store, options, { accept, listingPromise, problems, schemas: loaded.schemas, cache });
+    const unmatched = unmatchedTargets(options.targets, plan.entries.map((entry) => entry.key));
+    if (unmatched.length > 0) {
+      throw new StaticsError('usage', `--target ${unmatched.map((t) => `"${t}"`).join(', ')} matches no document in the repository${options.prune ? ' or the store' : ''}`);
+    }
     if (cache) rememberRevisions(cache, plan.entries);
     return plan;
   } finally {

@@ -17,3 +17,11 @@ export function targetMatcher(targets: readonly string[]): (key: string) => bool
     return matchers.some((matches) => scopes.some((scope) => matches(scope)));
   };
 }
+
+/** The targets that select none of `keys`: a typo in a glob must not read as "no changes". */
+export function unmatchedTargets(targets: readonly string[], keys: readonly string[]): string[] {
+  return targets.filter((target) => {
+    const matches = targetMatcher([target]);
+    return !keys.some(matches);
+  });
+}

@@ -186,6 +186,9 @@ describe('the plan/apply loop on the embedded store', () => {
     expect(result.code).toBe(0);
     const keys = JSON.parse(result.stdout).entries.map((e: { key: string }) => e.key);
     expect(keys).toEqual(['edge/robots/default']);
+    const typo = await runCli(['plan', dir, '--target', 'edge', '--target', 'paymnts/*', '--detailed-exitcode']);
+    expect(typo.code).toBe(1);
+    expect(typo.stderr.trim()).toBe('statics: --target "paymnts/*" matches no document in the repository');
   });
 });
 
