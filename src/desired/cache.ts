@@ -22,7 +22,7 @@ import { isRevision } from '../keys.js';
 import type { DesiredFile } from './walk.js';
 
 const MAGIC = Buffer.from('STATICS-PARSE-CACHE\n');
-const FORMAT = 1;
+const FORMAT = 2;
 /** Cache files of repositories not planned for this long are removed when another one is saved. */
 const STALE_AFTER_MS = 30 * 24 * 3600 * 1000;
 /** Entries not used by a run are kept (another branch may need them), up to this many. */
@@ -99,7 +99,7 @@ export class ParseCache {
       .update(this.context)
       .update(`${file.domain}\0${file.type}\0${file.ext.toLowerCase()}\0`)
       .update(raw)
-      .digest('base64');
+      .digest('binary');
   }
 
   get(key: string): CachedResult | undefined {
@@ -159,46 +159,62 @@ export class ParseCache {
     const parts: Buffer[] = [MAGIC, u32(FORMAT), string(this.root), this.context, u32(keys.length)];
     for (const key of keys.slice(0, MAX_ENTRIES)) {
       const entry = this.entries.get(key)!;
-      parts.push(Buffer.from(key, 'base64'), Buffer.from(entry.revision, 'hex'), u32(entry.size));
+      parts.push(Buffer.from(key, 'latin1'), Buffer.from(entry.revision, 'hex'), u32(entry.size));
     }
     parts.push(u32(this.hints.size));
     for (const [documentKey, revisions] of this.hints) {
       parts.push(string(documentKey), Buffer.from([revisions.length]), ...revisions.map((revision) => Buffer.from(revision, 'hex')));
     }
-    return Buffer.concat(parts);
+    const body = Buffer.concat(parts);
+    // A digest at the end: a torn or damaged file is ignored, never half believed.
+    return Buffer.concat([body, createHash('sha256').update(body).digest()]);
   }
 
   /** Reads a cache file; one made for other schemas or another version of the code is ignored whole. */
-  private load(data: Buffer): void {
-    let at = 0;
-    const take = (length: number): Buffer => {
+  private load(file: Buffer): void {
+    if (file.length < 32) return;
+    const data = file.subarray(0, file.length - 32);
+    if (!createHash('sha256').update(data).digest().equals(file.subarray(file.length - 32))) return;
+    // Plain offsets, no per-entry allocations beyond the strings kept: this runs on every plan.
+    let at = MAGIC.length;
+    const need = (length: number) => {
       if (at + length > data.length) throw new Error('truncated');
-      const slice = data.subarray(at, at + length);
-      at += length;
-      return slice;
     };
-    const readU32 = () => take(4).readUInt32LE(0);
-    const readString = () => take(readU32()).toString('utf8');
-    if (!take(MAGIC.length).equals(MAGIC) || readU32() !== FORMAT) return;
-    readString(); // the repository, for people looking at the file
-    const sameContext = take(32).equals(this.context);
-    const entries = new Map<string, CachedResult>();
-    const count = readU32();
-    for (let i = 0; i < count; i++) {
-      const key = take(32).toString('base64');
-      const revision = take(32).toString('hex');
-      entries.set(key, { revision, size: readU32() });
+    need(8);
+    if (!data.subarray(0, MAGIC.length).equals(MAGIC) || data.readUInt32LE(at) !== FORMAT) return;
+    at += 4;
+    const rootLength = data.readUInt32LE(at);
+    at += 4 + rootLength; // the repository, for people looking at the file
+    need(36);
+    const sameContext = data.subarray(at, at + 32).equals(this.context);
+    at += 32;
+    const count = data.readUInt32LE(at);
+    at += 4;
+    need(count * 68);
+    if (sameContext) {
+      for (let i = 0; i < count; i++, at += 68) {
+        this.entries.set(data.toString('latin1', at, at + 32), { revision: data.toString('hex', at + 32, at + 64), size: data.readUInt32LE(at + 64) });
+      }
+    } else {
+      // Hints hold whatever the schemas; results only under the same ones.
+      at += count * 68;
     }
-    const hints = new Map<string, string[]>();
-    const hintCount = readU32();
+    need(4);
+    const hintCount = data.readUInt32LE(at);
+    at += 4;
     for (let i = 0; i < hintCount; i++) {
-      const documentKey = readString();
-      const n = take(1)[0]!;
-      hints.set(documentKey, Array.from({ length: n }, () => take(32).toString('hex')));
+      need(4);
+      const keyLength = data.readUInt32LE(at);
+      need(4 + keyLength + 1);
+      const documentKey = data.toString('utf8', at + 4, at + 4 + keyLength);
+      at += 4 + keyLength;
+      const n = data[at]!;
+      at += 1;
+      need(n * 32);
+      const revisions: string[] = [];
+      for (let j = 0; j < n; j++, at += 32) revisions.push(data.toString('hex', at, at + 32));
+      this.hints.set(documentKey, revisions);
     }
-    // Hints hold whatever the schemas; results only under the same ones.
-    if (sameContext) for (const [key, value] of entries) this.entries.set(key, value);
-    for (const [key, value] of hints) this.hints.set(key, value);
   }
 }
 
