@@ -104,9 +104,13 @@ export type KnownDocument = Omit<DesiredDocument, 'bytes'>;
 /** What readDesired yields: a document, a problem, or (with `settle`) a document known without parsing. */
 export type DesiredRead = DesiredItem | { known: KnownDocument };
 
-/** Files left to parse after which starting threads pays off, and parses on this thread before that. */
-const POOL_MIN_FILES = 64;
+/**
+ * Threads cost ~0.5 s of CPU each to start (modules, schemas), taken from the store listing on a
+ * small machine: they start only once this many files were parsed here and at least as many more
+ * are expected, at the rate seen so far (a plan of 1% changes parses on this thread).
+ */
 const INLINE_PARSES = 24;
+const POOL_MIN_EXPECTED = 512;
 /** Files read ahead of the one being yielded: bounds memory while threads parse. */
 const READ_AHEAD = 256;
 
@@ -121,6 +125,7 @@ class OrderedReader {
   private pool: PreparePool | undefined;
   private parses = 0;
   private structuredLeft: number;
+  private readonly structuredTotal: number;
   private readonly cache: ParseCache | null;
 
   constructor(
@@ -132,6 +137,7 @@ class OrderedReader {
   ) {
     this.cache = options.cache;
     this.structuredLeft = entries.filter((entry) => 'file' in entry && isStructured(entry.file, settings)).length;
+    this.structuredTotal = this.structuredLeft;
   }
 
   async *read(): AsyncGenerator<DesiredRead> {
@@ -228,7 +234,9 @@ class OrderedReader {
     if (this.pool) return this.pool;
     this.parses++;
     const threads = this.options.threads ?? defaultThreadCount();
-    if (threads < 1 || this.parses <= INLINE_PARSES || this.structuredLeft < POOL_MIN_FILES) return undefined;
+    if (threads < 1 || this.parses <= INLINE_PARSES) return undefined;
+    const seen = Math.max(1, this.structuredTotal - this.structuredLeft);
+    if ((this.parses / seen) * this.structuredLeft < POOL_MIN_EXPECTED) return undefined;
     const workerUrl = this.options.workerUrl ?? defaultWorkerUrl();
     if (!workerUrl) return undefined;
     this.pool = new PreparePool({ root: this.root, settings: poolSettings(this.settings) }, { threads, workerUrl });

@@ -8,7 +8,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { StaticsError, messageOf } from '../errors.js';
-import type { DesiredItem, DesiredSettings } from './prepare.js';
+import type { DesiredItem } from './prepare.js';
 import type { DesiredFile } from './walk.js';
 import type { WorkerInit, WorkerReply, WorkerTask } from './worker.js';
 

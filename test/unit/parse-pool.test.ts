@@ -31,12 +31,12 @@ async function repository(files: Record<string, string>): Promise<string> {
   return root;
 }
 
-/** 300 documents in several types, some invalid in different ways, plus raw files. */
+/** 700 documents in several types, some invalid in different ways, plus raw files: enough that threads start. */
 function manyFiles(): Record<string, string> {
   const files: Record<string, string> = {
     'schemas/flags.schema.json': JSON.stringify({ type: 'object', required: ['enabled'], properties: { enabled: { type: 'boolean' } } }),
   };
-  for (let i = 0; i < 300; i++) {
+  for (let i = 0; i < 700; i++) {
     const domain = ['a', 'b', 'c'][i % 3];
     if (i % 50 === 7) files[`documents/${domain}/flags/bad-${i}.yaml`] = 'enabled: "yes"\n';
     else if (i % 50 === 11) files[`documents/${domain}/other/broken-${i}.yaml`] = 'a: [unclosed\n';
@@ -60,7 +60,7 @@ describe.runIf(built)('parsing on worker threads', () => {
     const root = await repository(manyFiles());
     const inline = await collect(root, 0);
     const threaded = await collect(root, 2);
-    expect(inline.length).toBe(300);
+    expect(inline.length).toBe(700);
     expect(inline.filter((line) => line.startsWith('!')).length).toBeGreaterThan(5);
     expect(threaded).toEqual(inline);
   });
