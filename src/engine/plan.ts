@@ -4,7 +4,7 @@ import { ProblemsError, StaticsError, type Problem } from '../errors.js';
 import type { DesiredDocument, DocumentKind, Plan, PlanContent, PlanEntry, PlanSummary } from '../model.js';
 import { PLAN_FORMAT, PLAN_FORMAT_VERSION } from '../model.js';
 import type { CurrentListing, RevisionStore } from '../store/types.js';
-import { mapConcurrent } from '../util/concurrency.js';
+import { limiter, mapConcurrent } from '../util/concurrency.js';
 import { describeChange, type Side } from './change.js';
 import { compareKeys, planIdentity } from './identity.js';
 import { targetMatcher, unmatchedTargets } from './targets.js';
@@ -29,16 +29,21 @@ export interface PlanOptions {
 
 export async function createPlan(store: RevisionStore, options: PlanOptions): Promise<Plan> {
   const accept = targetMatcher(options.targets);
-  // The listing runs while the repository is read: both are the slow parts.
-  const listingPromise = store.listCurrent();
-  listingPromise.catch(() => {});
+  // The listing runs while the repository is read: both are the slow parts. Documents are
+  // settled page by page as it goes, not all at its end.
+  const progress = new ListingProgress();
+  const listingPromise = store.listCurrent({ onProgress: (listing, settled) => progress.update(listing, settled) });
+  listingPromise.then(
+    (listing) => progress.update(listing, () => true),
+    (error: unknown) => progress.fail(error),
+  );
 
   const problems: Problem[] = [];
   const loaded = await loadSchemas(options.dir);
   problems.push(...loaded.problems);
   const cache = options.desired.cacheDir ? await ParseCache.open(options.desired.cacheDir, options.dir, loaded.schemas.digest) : undefined;
   try {
-    const plan = await planWith(store, options, { accept, listingPromise, problems, schemas: loaded.schemas, cache });
+    const plan = await planWith(store, options, { accept, progress, listingPromise, problems, schemas: loaded.schemas, cache });
     const unmatched = unmatchedTargets(options.targets, plan.entries.map((entry) => entry.key));
     if (unmatched.length > 0) {
       throw new StaticsError('usage', `--target ${unmatched.map((t) => `"${t}"`).join(', ')} matches no document in the repository${options.prune ? ' or the store' : ''}`);
@@ -50,8 +55,40 @@ export async function createPlan(store: RevisionStore, options: PlanOptions): Pr
   }
 }
 
+/** What the listing has said so far, and who is waiting to hear about which key. */
+class ListingProgress {
+  private listing: ReadonlyMap<string, CurrentListing> | undefined;
+  private settled: (key: string) => boolean = () => false;
+  private failure: { error: unknown } | undefined;
+  private waiters: Array<{ key: string; resolve(listing: ReadonlyMap<string, CurrentListing>): void; reject(error: unknown): void }> = [];
+
+  /** The listing once it has settled `key`: at once when it has, else a promise. */
+  when(key: string): ReadonlyMap<string, CurrentListing> | Promise<ReadonlyMap<string, CurrentListing>> {
+    if (this.failure) return Promise.reject(this.failure.error);
+    if (this.listing && this.settled(key)) return this.listing;
+    return new Promise((resolve, reject) => this.waiters.push({ key, resolve, reject }));
+  }
+
+  update(listing: ReadonlyMap<string, CurrentListing>, settled: (key: string) => boolean): void {
+    this.listing = listing;
+    this.settled = settled;
+    const waiting = this.waiters;
+    this.waiters = [];
+    for (const waiter of waiting) {
+      if (settled(waiter.key)) waiter.resolve(listing);
+      else this.waiters.push(waiter);
+    }
+  }
+
+  fail(error: unknown): void {
+    this.failure = { error };
+    for (const waiter of this.waiters.splice(0)) waiter.reject(error);
+  }
+}
+
 interface PlanContext {
   accept: (key: string) => boolean;
+  progress: ListingProgress;
   listingPromise: Promise<Map<string, CurrentListing>>;
   problems: Problem[];
   schemas: Awaited<ReturnType<typeof loadSchemas>>['schemas'];
@@ -59,14 +96,42 @@ interface PlanContext {
 }
 
 async function planWith(store: RevisionStore, options: PlanOptions, context: PlanContext): Promise<Plan> {
-  const { accept, listingPromise, problems, cache } = context;
-  const changed: DesiredDocument[] = [];
+  const { accept, progress, listingPromise, problems, cache } = context;
   const unchanged: PlanEntry[] = [];
+  const changedEntries: PlanEntry[] = [];
   const desiredKeys = new Set<string>();
-  let listing: Map<string, CurrentListing> | undefined;
   // A file whose result the parse cache knows is not parsed when the listing confirms that
   // revision is current: unchanged, and nothing of it is needed but its digest.
-  const settle = async (key: string, revision: string) => (await listingPromise).get(key)?.confirms(revision) ?? false;
+  const settle = (key: string, revision: string): boolean | Promise<boolean> => {
+    const confirms = (listing: ReadonlyMap<string, CurrentListing>) => listing.get(key)?.confirms(revision) ?? false;
+    const listing = progress.when(key);
+    return listing instanceof Promise ? listing.then(confirms) : confirms(listing);
+  };
+
+  // Each parsed document is compared as soon as the listing has passed its key, and a changed
+  // one gets its base and diff right away: reading never waits for the store, nor the reverse.
+  const limit = limiter(options.concurrency ?? 16);
+  const compare = async (document: DesiredDocument): Promise<void> => {
+    const listed = (await progress.when(document.key)).get(document.key);
+    if (listed?.confirms(document.revision)) {
+      // Unchanged: keep only what the plan shows, not the bytes.
+      unchanged.push(entryOf(document, 'no-op', document.revision));
+      return;
+    }
+    await limit(async () => {
+      const base = listed ? (listed.revision ?? confirmedHint(cache, document.key, listed) ?? (await readBase(store, document.key))) : null;
+      if (base === document.revision) {
+        unchanged.push(entryOf(document, 'no-op', base));
+        return;
+      }
+      const entry = entryOf(document, base === null ? 'create' : 'update', base);
+      const before = base === null ? null : await sideOf(store, document.key, base);
+      entry.change = describeChange(before, { bytes: document.bytes, kind: document.kind, summary: { size: document.size, sha256: document.revision } });
+      entry.content = contentOf(document.bytes, document.kind);
+      changedEntries.push(entry);
+    });
+  };
+  const comparisons: Promise<void>[] = [];
 
   for await (const item of readDesired(options.dir, options.desired, { accept, schemas: context.schemas, cache: cache ?? null, settle })) {
     if ('problem' in item) {
@@ -78,33 +143,17 @@ async function planWith(store: RevisionStore, options: PlanOptions, context: Pla
       unchanged.push(entryOf(item.known, 'no-op', item.known.revision));
       continue;
     }
-    const document = item.document;
-    desiredKeys.add(document.key);
-    listing ??= await listingPromise;
-    if (listing.get(document.key)?.confirms(document.revision)) {
-      // Unchanged: keep only what the plan shows, not the bytes.
-      unchanged.push(entryOf(document, 'no-op', document.revision));
-    } else {
-      changed.push(document);
-    }
+    desiredKeys.add(item.document.key);
+    const comparison = compare(item.document);
+    // Awaited below; a failure must not go unhandled meanwhile.
+    comparison.catch(() => {});
+    comparisons.push(comparison);
   }
   if (problems.length > 0) throw new ProblemsError(problems);
-  listing ??= await listingPromise;
-
+  await Promise.all(comparisons);
+  const listing = await listingPromise;
   const concurrency = options.concurrency ?? 16;
-  const bases = await resolveBases(store, changed.map((d) => d.key), listing, cache);
-  const entries: PlanEntry[] = [...unchanged];
-
-  const changedEntries = await mapConcurrent(changed, concurrency, async (document) => {
-    const base = bases.get(document.key) ?? null;
-    if (base === document.revision) return entryOf(document, 'no-op', base);
-    const entry = entryOf(document, base === null ? 'create' : 'update', base);
-    const before = base === null ? null : await sideOf(store, document.key, base);
-    entry.change = describeChange(before, { bytes: document.bytes, kind: document.kind, summary: { size: document.size, sha256: document.revision } });
-    entry.content = contentOf(document.bytes, document.kind);
-    return entry;
-  });
-  entries.push(...changedEntries);
+  const entries: PlanEntry[] = [...unchanged, ...changedEntries];
 
   if (options.prune) {
     const gone = [...listing.keys()].filter((key) => !desiredKeys.has(key) && accept(key));
@@ -115,6 +164,11 @@ async function planWith(store: RevisionStore, options: PlanOptions, context: Pla
 
   entries.sort((a, b) => compareKeys(a.key, b.key));
   const summary = summarize(entries);
+  if (!options.prune) {
+    let unmanaged = 0;
+    for (const key of listing.keys()) if (!desiredKeys.has(key) && accept(key)) unmanaged++;
+    if (unmanaged > 0) summary.unmanaged = unmanaged;
+  }
   guardDeletions(summary, listing.size, options);
 
   return {
@@ -139,6 +193,15 @@ function rememberRevisions(cache: ParseCache, entries: readonly PlanEntry[]): vo
   }
 }
 
+/** A revision recently seen for the key that the listing confirms is current (S3: by its ETag). */
+function confirmedHint(cache: ParseCache | undefined, key: string, listed: CurrentListing): string | undefined {
+  return cache?.hintsFor(key).find((revision) => listed.confirms(revision));
+}
+
+async function readBase(store: RevisionStore, key: string): Promise<string | null> {
+  return (await store.readCurrent([key])).get(key)?.revision ?? null;
+}
+
 /**
  * The revision `current` holds for each key: from the listing where it names it or confirms a
  * revision recently seen for the key (never a guess: S3 confirms by current's ETag), else read.
@@ -153,7 +216,7 @@ async function resolveBases(
   const toRead: string[] = [];
   for (const key of keys) {
     const listed = listing.get(key);
-    const confirmed = listed && (listed.revision ?? cache?.hintsFor(key).find((revision) => listed.confirms(revision)));
+    const confirmed = listed && (listed.revision ?? confirmedHint(cache, key, listed));
     if (!listed) bases.set(key, null);
     else if (confirmed) bases.set(key, confirmed);
     else toRead.push(key);

@@ -34,6 +34,7 @@ export class LocalStore implements RevisionStore {
     return path.join(this.root, ...key.split('/'));
   }
 
+  /** No pages here: progress is the whole listing at once. */
   async listCurrent(): Promise<Map<string, CurrentListing>> {
     const keys = await this.listDocumentKeys();
     const records = await this.readCurrent(keys);

@@ -19,6 +19,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { StaticsError } from '../errors.js';
 import { formatKey, isRevision, isValidName, parseKey } from '../keys.js';
+import { compareCodePoints } from '../desired/canonical.js';
 import { metadataOf, S3Http } from './s3-http.js';
 import type { Provenance, Transition } from '../model.js';
 import { mapConcurrent } from '../util/concurrency.js';
@@ -43,6 +44,7 @@ import {
 } from './s3-metadata.js';
 import {
   nextTransitions,
+  type ListOptions,
   type CurrentListing,
   type CurrentRecord,
   type RevisionInfo,
@@ -177,6 +179,22 @@ function documentKeyOf(parts: string[]): string | undefined {
   return isValidName(domain) && isValidName(type) && isValidName(id) ? `${domain}/${type}/${id}` : undefined;
 }
 
+/**
+ * Whether a listing whose last key is `last` has passed `key` whatever the server's order: S3
+ * sorts whole keys by bytes, while servers that walk folders (s3rver) sort name by name, so
+ * `a/b/…` comes before `a/b.x/…` there and after it on S3. Passed in both orders is passed.
+ */
+function listedThrough(key: string, last: string): boolean {
+  if (compareCodePoints(key, last) > 0) return false;
+  const names = key.split('/');
+  const lastNames = last.split('/');
+  for (let index = 0; index < Math.min(names.length, lastNames.length); index++) {
+    const order = compareCodePoints(names[index]!, lastNames[index]!);
+    if (order !== 0) return order < 0;
+  }
+  return names.length <= lastNames.length;
+}
+
 function normalizeEtag(etag: string | undefined): string {
   return (etag ?? '').replace(/^W\//, '').replace(/"/g, '').toLowerCase();
 }
@@ -196,6 +214,10 @@ export class S3Store implements RevisionStore {
   private readonly errorContext: S3ErrorContext;
   /** False once the server answered 501 to If-Match/If-None-Match: it is not asked again. */
   private conditionalWrites = true;
+  /** Whether a HEAD of `current` tells its revision here (redirect header and MD5 ETag kept). */
+  private currentByHead = true;
+  /** True once the bucket answered as existing: a HEAD's bare 404 then means no such key. */
+  private bucketSeen = false;
   /** False once the server refused to list object versions: history is then `current`'s metadata. */
   private versionsListable = true;
   /**
@@ -342,12 +364,22 @@ export class S3Store implements RevisionStore {
    * nested layout (revisions included), of `P/.current/` alone in the prefixed one. The first
    * page tells which: the marker sorts before everything a prefixed store holds.
    */
-  async listCurrent(): Promise<Map<string, CurrentListing>> {
+  async listCurrent(options: ListOptions = {}): Promise<Map<string, CurrentListing>> {
     const listing = new Map<string, CurrentListing>();
     const base = this.base();
     const marker = base + LAYOUT_MARKER;
     const prefixedRoot = base + PREFIXED_ROOT;
     let prefixed = false;
+    // A document whose every object key the listing has passed is done: its `current` seen or
+    // certainly not there.
+    const onPage = options.onProgress
+      ? (last: string) =>
+          options.onProgress!(listing, (key) => {
+            if (prefixed) return listedThrough(`${prefixedRoot}${key}`, last);
+            const folder = `${base}${key}/`;
+            return !last.startsWith(folder) && listedThrough(folder, last);
+          })
+      : undefined;
     const add = (key: string, etag: string | undefined) => {
       const listed = normalizeEtag(etag);
       listing.set(key, { key, confirms: (revision) => isRevision(revision) && listed === md5Hex(revision + '\n') });
@@ -369,7 +401,7 @@ export class S3Store implements RevisionStore {
       const key = documentKeyOf(parts.slice(0, 3));
       if (key) add(key, etag);
       return true;
-    });
+    }, onPage);
     this.layout = Promise.resolve(prefixed ? 'prefixed' : 'nested');
     return listing;
   }
@@ -379,7 +411,7 @@ export class S3Store implements RevisionStore {
    * paged by marker, not v2: s3rver 3.7 makes v2 continuation tokens with DES, which Node 17+
    * (OpenSSL 3) refuses, so past 1000 keys v2 fails there with a 500. On AWS both are equal.
    */
-  private async listObjects(prefix: string, visit: (key: string, etag: string | undefined) => boolean | void): Promise<void> {
+  private async listObjects(prefix: string, visit: (key: string, etag: string | undefined) => boolean | void, onPage?: (last: string) => void): Promise<void> {
     let marker: string | undefined;
     for (;;) {
       const page =
@@ -393,9 +425,11 @@ export class S3Store implements RevisionStore {
         // `false` ends the listing: the visitor has all it wants.
         if (visit(object.key, object.etag) === false) return;
       }
+      this.bucketSeen = true;
       // Without a delimiter, the next page starts after the last key (NextMarker is only sent with one).
       const last = page.nextMarker ?? page.objects[page.objects.length - 1]?.key;
       if (!page.truncated || !last || last === marker) return;
+      onPage?.(last);
       marker = last;
     }
   }
@@ -407,11 +441,31 @@ export class S3Store implements RevisionStore {
 
   private async readOneCurrent(key: string): Promise<CurrentRecord | null> {
     const objectKey = await this.currentKey(key);
+    // A HEAD says it all where the redirect names the revision and the ETag proves the body is
+    // that revision (md5 of a plain PUT); anything else is read whole.
+    const head = this.currentByHead ? await this.reads.object('HEAD', objectKey) : undefined;
+    // A HEAD's 404 has no body to tell a missing key from a missing bucket: a GET tells, once.
+    if (head === null && this.bucketSeen) return null;
+    if (head) {
+      this.bucketSeen = true;
+      const etag = firstHeader(head.headers.etag);
+      const redirect = firstHeader(head.headers['x-amz-website-redirect-location']) ?? '';
+      const revision = redirect.slice(redirect.lastIndexOf('/') + 1);
+      if (isRevision(revision) && redirect === `/${this.objectKey(key, revision)}` && etag && normalizeEtag(etag) === md5Hex(revision + '\n')) {
+        return { revision, transitions: decodeTransitions(metadataOf(head.headers)[TRANSITIONS_META]), tag: etag };
+      }
+      // A server that keeps no redirect or makes no MD5 ETags is read with GET from now on; an
+      // odd object alone (a body that is not its revision) is read whole to be reported.
+      if (!redirect || !/^[0-9a-f]{32}$/.test(normalizeEtag(etag))) this.currentByHead = false;
+    }
     let body: string;
     let metadata: Record<string, string> | undefined;
     let etag: string | undefined;
     const lean = await this.reads.object('GET', objectKey);
-    if (lean === null) return null;
+    if (lean === null) {
+      this.bucketSeen = true;
+      return null;
+    }
     if (lean) {
       body = lean.body.toString('utf8');
       metadata = metadataOf(lean.headers);
@@ -684,3 +738,4 @@ function chainRegionOr(fallback: string): () => Promise<string> {
   let resolved: Promise<string> | undefined;
   return () => (resolved ??= chain().catch(() => fallback));
 }
+

@@ -19,6 +19,10 @@ export interface CurrentListing {
   confirms(revision: string): boolean;
 }
 
+export interface ListOptions {
+  onProgress?(listing: ReadonlyMap<string, CurrentListing>, settled: (key: string) => boolean): void;
+}
+
 export interface StoredRevision {
   revision: string;
   bytes: Buffer;
@@ -35,8 +39,12 @@ export interface RevisionStore {
   /** Where this store is, safe to print (no credentials). */
   readonly description: string;
 
-  /** One pass over the store: every document that has a `current`, by key. */
-  listCurrent(): Promise<Map<string, CurrentListing>>;
+  /**
+   * One pass over the store: every document that has a `current`, by key. `onProgress`, where
+   * the store lists in pages, is called after each with the entries so far and a test of which
+   * keys are settled already (listed, or certainly absent), so a caller can start on those.
+   */
+  listCurrent(options?: ListOptions): Promise<Map<string, CurrentListing>>;
 
   /** Reads `current` of many documents at once (concurrently where it costs a round trip each). */
   readCurrent(keys: readonly string[]): Promise<Map<string, CurrentRecord | null>>;
