@@ -67,6 +67,8 @@ export interface PlanSummary {
   update: number;
   delete: number;
   unchanged: number;
+  /** Documents in the store (in scope) without a file, left alone because the plan does not prune. */
+  unmanaged?: number;
 }
 
 export const PLAN_FORMAT = 'statics-plan';

@@ -1,6 +1,7 @@
 /** Command-line parsing on node:util's parseArgs: unknown flags are errors, not ignored. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { StaticsError } from '../errors.js';
+import { closest } from './suggest.js';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
@@ -29,7 +30,10 @@ export function parseCommandArgs(command: string, argv: string[], options: Optio
     parsed = parseArgs({ args: argv, options: { ...COMMON_OPTIONS, ...options }, allowPositionals: true, strict: true });
   } catch (error) {
     const message = (error as Error).message.split('\n')[0]!.replace(/\. To specify a positional argument.*$/, '');
-    throw new StaticsError('usage', `${command}: ${message.replace(/^Unknown option/, 'unknown option')} (see statics ${command} --help)`);
+    const unknown = /^Unknown option '--([^']+)'/.exec(message)?.[1];
+    const suggestion = unknown === undefined ? undefined : closest(unknown, Object.keys({ ...COMMON_OPTIONS, ...options }));
+    const hint = suggestion ? `; did you mean --${suggestion}?` : '';
+    throw new StaticsError('usage', `${command}: ${message.replace(/^Unknown option/, 'unknown option')}${hint} (see statics ${command} --help)`);
   }
   if (parsed.positionals.length > maxPositionals) {
     throw new StaticsError('usage', `${command}: unexpected argument "${parsed.positionals[maxPositionals]}" (see statics ${command} --help)`);

@@ -9,6 +9,7 @@ import { mirrorCommand } from './commands/mirror.js';
 import { planCommand } from './commands/plan.js';
 import { validateCommand } from './commands/validate.js';
 import { watchCommand } from './commands/watch.js';
+import { closest } from './suggest.js';
 import { problemLine, processIo, type Io } from './io.js';
 
 const COMMANDS: Command[] = [validateCommand, planCommand, applyCommand, initCommand, getCommand, historyCommand, rollbackCommand, unlockCommand, watchCommand, mirrorCommand];
@@ -41,7 +42,8 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   }
   const command = COMMANDS.find((c) => c.name === name);
   if (!command) {
-    io.stderr.write(`statics: unknown command "${name}" (see statics --help)\n`);
+    const suggestion = closest(name, COMMANDS.map((c) => c.name));
+    io.stderr.write(`statics: unknown command "${name}"${suggestion ? `; did you mean "${suggestion}"?` : ''} (see statics --help)\n`);
     return 1;
   }
   if (rest.includes('--help') || rest.includes('-h')) {

@@ -220,6 +220,13 @@ export function planSummaryLine(summary: PlanSummary): string {
   return `Plan: ${summary.create} to create, ${summary.update} to update, ${summary.delete} to delete, ${summary.unchanged} unchanged.`;
 }
 
+/** A note on documents the store holds without a file, which a plan without --prune keeps. */
+export function unmanagedLine(summary: PlanSummary): string | undefined {
+  const count = summary.unmanaged ?? 0;
+  if (count === 0) return undefined;
+  return `${count} ${count === 1 ? 'document in the store has' : 'documents in the store have'} no file here and ${count === 1 ? 'is' : 'are'} left alone; plan with --prune to delete ${count === 1 ? 'it' : 'them'}.`;
+}
+
 export function hasChanges(summary: PlanSummary): boolean {
   return summary.create + summary.update + summary.delete > 0;
 }

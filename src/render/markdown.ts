@@ -12,6 +12,7 @@ import {
   MAX_CHANGE_LINES,
   noChangesLine,
   planSummaryLine,
+  unmanagedLine,
   sanitizeControl,
 } from './format.js';
 import { applySummaryLine, outcomeDetail } from './text.js';
@@ -149,7 +150,8 @@ function summaryTable(plan: Plan): string {
 }
 
 export function renderPlanMarkdown(plan: Plan, options: MarkdownOptions = {}): string {
-  const head = `${heading(plan)}\n\n${summaryTable(plan)}\n\n**${planSummaryLine(plan.summary)}**`;
+  const unmanaged = unmanagedLine(plan.summary);
+  const head = `${heading(plan)}\n\n${summaryTable(plan)}\n\n**${planSummaryLine(plan.summary)}**${unmanaged ? `\n\n_${escapeMarkdown(unmanaged)}_` : ''}`;
   const foot = footer(plan);
   const changed = plan.entries.filter((entry) => entry.action !== 'no-op');
 

@@ -9,6 +9,7 @@ import {
   MAX_CHANGE_LINES,
   noChangesLine,
   planSummaryLine,
+  unmanagedLine,
   singleLine,
   TEXT_VALUE_LIMIT,
   type ChangeLine,
@@ -70,6 +71,8 @@ export function renderPlanText(plan: Plan, options: TextOptions): string {
   lines.push('');
   if (!hasChanges(plan.summary)) lines.push(noChangesLine(plan.summary.unchanged));
   lines.push(c.bold(planSummaryLine(plan.summary)));
+  const unmanaged = unmanagedLine(plan.summary);
+  if (unmanaged) lines.push(unmanaged);
   return `${lines.join('\n')}\n`;
 }
 

@@ -164,6 +164,11 @@ describe('the plan/apply loop on the embedded store', () => {
 
     const without = await runCli(['plan', dir, '--detailed-exitcode']);
     expect(without.code).toBe(0);
+    expect(without.stdout).toContain('1 document in the store has no file here and is left alone; plan with --prune to delete it.');
+    const withoutJson = JSON.parse((await runCli(['plan', dir, '--format', 'json'])).stdout);
+    expect(withoutJson.summary).toEqual({ create: 0, update: 0, delete: 0, unchanged: 2, unmanaged: 1 });
+    // Out of the targets' scope, it is not counted.
+    expect(JSON.parse((await runCli(['plan', dir, '--format', 'json', '--target', 'payments'])).stdout).summary.unmanaged).toBeUndefined();
     const withPrune = await runCli(['plan', dir, '--prune', '--detailed-exitcode']);
     expect(withPrune.code).toBe(2);
     expect(withPrune.stdout).toContain('Plan: 0 to create, 0 to update, 1 to delete, 2 unchanged.');
@@ -271,9 +276,13 @@ describe('bad input: one line naming the file, exit 1, store untouched', () => {
     expect(result.code).toBe(1);
     expect(result.stderr.trim()).toMatch(/^statics: plan: unknown option '--frobnicate'/);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    result = await runCli(['plan', '--prnue']);
+    expect(result.stderr.trim()).toMatch(/^statics: plan: unknown option '--prnue'; did you mean --prune\?/);
     result = await runCli(['plna']);
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/unknown command "plna"/);
+    expect(result.stderr.trim()).toBe('statics: unknown command "plna"; did you mean "plan"? (see statics --help)');
+    result = await runCli(['frobnicate']);
+    expect(result.stderr.trim()).toBe('statics: unknown command "frobnicate" (see statics --help)');
   });
 
   it('a repository that is a file, an --out that cannot be written, a plan file that is not JSON', async () => {
