@@ -13,6 +13,9 @@ export interface Sample {
   wallMs: number;
   /** Peak resident memory of the process (statics only). */
   peakRssBytes?: number;
+  /** CPU time of the measured process (statics only) and of s3rver, which runs in this process. */
+  cpuMs?: number;
+  serverCpuMs: number;
   s3: RequestCounts;
   redis: { total: number; byCommand: Record<string, number> };
   code: number;
@@ -49,6 +52,7 @@ export async function measure(
   const rssFile = path.join(runner.workDir, `rss-${process.pid}-${Date.now()}.txt`);
   const fullArgs = options.rss ? ['--import', PEAK_RSS_PRELOAD, ...args] : args;
   const childEnv = options.rss ? { ...env, STATICS_BENCH_RSS_FILE: rssFile } : env;
+  const serverCpu = process.cpuUsage();
   const started = process.hrtime.bigint();
   const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
     const child = spawn(command, fullArgs, { cwd: PROJECT_ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -64,10 +68,12 @@ export async function measure(
     child.on('close', (exitCode) => resolve({ code: exitCode ?? -1, stdout: options.fullOutput ? chunks.join('') : out, stderr: err }));
   });
   const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
-  const sample: Sample = { wallMs, s3: runner.s3.takeCounts(), redis: await runner.redis.takeCounts(), code, stdout, stderr };
+  const serverCpuUsed = process.cpuUsage(serverCpu);
+  const serverCpuMs = Math.round((serverCpuUsed.user + serverCpuUsed.system) / 1000);
+  const sample: Sample = { wallMs, serverCpuMs, s3: runner.s3.takeCounts(), redis: await runner.redis.takeCounts(), code, stdout, stderr };
   if (options.rss) {
     const text = await readFile(rssFile, 'utf8').catch(() => '');
-    if (text) sample.peakRssBytes = Number(text);
+    if (text) Object.assign(sample, JSON.parse(text) as { peakRssBytes: number; cpuMs: number });
     await rm(rssFile, { force: true });
   }
   return sample;

@@ -207,8 +207,10 @@ function cliPath(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (let depth = 0; depth < 4; depth++) {
     const manifest = path.join(dir, 'package.json');
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'statics') {
-      return path.join(dir, 'bin/statics.js');
+    // build/ holds a copy of package.json too (tsc copies what src imports), but no bin/.
+    const cli = path.join(dir, 'bin/statics.js');
+    if (existsSync(manifest) && existsSync(cli) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'statics') {
+      return cli;
     }
     dir = path.dirname(dir);
   }

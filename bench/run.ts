@@ -28,7 +28,10 @@ interface Options {
   peer: boolean;
   keep: boolean;
   out: string;
+  only: Set<string>;
 }
+
+const SCENARIOS = ['validate', 'plan', 'plan-changed', 'apply', 'propagation'] as const;
 
 interface Figures {
   runs: number[];
@@ -38,6 +41,9 @@ interface Figures {
   s3: RequestCounts & { total: number };
   redis: { total: number; byCommand: Record<string, number> };
   peakRssBytes?: number;
+  /** CPU time of the median run: the measured process (statics only), and s3rver serving it. */
+  cpuMs?: number;
+  serverCpuMs: number;
 }
 
 interface Scenario {
@@ -63,6 +69,7 @@ function parseOptions(): Options {
       'no-peer': { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       out: { type: 'string', default: path.join(PROJECT_ROOT, 'bench/results/latest.json') },
+      only: { type: 'string', default: SCENARIOS.join(',') },
       help: { type: 'boolean', default: false },
     },
   });
@@ -75,12 +82,15 @@ function parseOptions(): Options {
   --changed SHARE  share of documents changed for the second plan (default 0.01)
   --layout L       where the store keeps current: nested (the default layout) or prefixed
                    (statics init --current-layout prefixed: one listing returns only pointers)
+  --only LIST      measure only these, comma-separated: ${SCENARIOS.join(',')}
   --no-peer        skip rclone
   --keep           keep bench/work (the repository, s3rver's data) afterwards
 `);
     process.exit(0);
   }
   const docs = positiveInteger(values.docs!, '--docs');
+  const only = new Set(values.only!.split(',').map((name) => name.trim()).filter(Boolean));
+  for (const name of only) if (!(SCENARIOS as readonly string[]).includes(name)) throw new Error(`--only: unknown measurement "${name}" (known: ${SCENARIOS.join(', ')})`);
   if (values.layout !== 'nested' && values.layout !== 'prefixed') throw new Error(`--layout must be nested or prefixed, not "${values.layout}"`);
   return {
     docs,
@@ -91,6 +101,7 @@ function parseOptions(): Options {
     peer: !values['no-peer'],
     keep: values.keep!,
     out: path.resolve(values.out!),
+    only,
   };
 }
 
@@ -123,6 +134,8 @@ function figures(samples: Sample[], docs: number): Figures {
     s3: { ...typical.s3, total: totalRequests(typical.s3) },
     redis: typical.redis,
     ...(rss.length ? { peakRssBytes: Math.max(...rss) } : {}),
+    ...(typical.cpuMs !== undefined ? { cpuMs: typical.cpuMs } : {}),
+    serverCpuMs: typical.serverCpuMs,
   };
 }
 
@@ -148,7 +161,7 @@ async function main(): Promise<void> {
   const redisClient = new Redis(redis.url, { lazyConnect: true });
   const scenarios: Scenario[] = [];
   let seed: Record<string, unknown> = {};
-  let propagation: Record<string, unknown> = {};
+  let propagation: Record<string, unknown> = { measured: false, reason: 'not selected (--only)' };
   try {
     await s3.createBucket(STORE_BUCKET);
     await s3.createBucket(PEER_BUCKET);
@@ -181,134 +194,150 @@ async function main(): Promise<void> {
       seed = { ...seed, rcloneSyncMs: Math.round(peerSeed.wallMs), rcloneS3: peerSeed.s3 };
     }
 
-    // 1. validate: parsing and schema checks of the whole repository, caches emptied first.
-    log('validate');
-    const validateSamples: Sample[] = [];
-    for (let run = 0; run < options.runs; run++) {
-      await clearCache();
-      const sample = expectCode(await statics(runner, ['validate', repo], baseEnv, { rss: true }), 0, 'validate');
-      if (!sample.stdout.includes(`${options.docs} documents valid`)) throw new Error(`validate did not report ${options.docs} documents: ${sample.stdout}`);
-      validateSamples.push(sample);
-    }
-    const validateWarm = expectCode(await statics(runner, ['validate', repo], baseEnv), 0, 'validate');
-    scenarios.push({
-      id: 'validate',
-      title: `validate, ${options.docs} documents`,
-      docs: options.docs,
-      statics: { ...figures(validateSamples, options.docs), warmMs: Math.round(validateWarm.wallMs) },
-      notes: ['parse cache emptied before every timed run (warmMs: one more run with it filled)'],
-    });
-
-    // 2. plan with nothing changed. The first run starts with an empty parse cache.
-    log('plan, nothing changed');
-    await clearCache();
-    const planCold = expectCode(await statics(runner, ['plan', repo, '--detailed-exitcode'], baseEnv, { rss: true }), 0, 'plan (nothing changed)');
-    const planSamples: Sample[] = [];
-    for (let run = 0; run < options.runs; run++) {
-      planSamples.push(expectCode(await statics(runner, ['plan', repo, '--detailed-exitcode'], baseEnv, { rss: true }), 0, 'plan (nothing changed)'));
-    }
-    const unchanged: Scenario = {
-      id: 'plan-unchanged',
-      title: `plan, nothing changed (${options.docs})`,
-      docs: options.docs,
-      statics: { ...figures(planSamples, options.docs), coldMs: Math.round(planCold.wallMs), coldS3: planCold.s3, coldPeakRssBytes: planCold.peakRssBytes },
-      notes: ['median of runs after a first one that filled the parse cache (coldMs)'],
-    };
-    if (rclone) {
-      const peerSamples: Sample[] = [];
+    if (options.only.has('validate')) {
+  // 1. validate: parsing and schema checks of the whole repository, caches emptied first.
+      log('validate');
+      const validateSamples: Sample[] = [];
       for (let run = 0; run < options.runs; run++) {
-        const sample = expectCode(await measure(runner, 'rclone', syncArgs(repo, PEER_BUCKET, { dryRun: true }), peerEnv), 0, 'rclone sync --dry-run');
-        if (/Skipped (copy|delete)/.test(sample.stderr)) throw new Error(`rclone sees changes in an unchanged repository:\n${sample.stderr.slice(0, 2000)}`);
-        peerSamples.push(sample);
+        await clearCache();
+        const sample = expectCode(await statics(runner, ['validate', repo], baseEnv, { rss: true }), 0, 'validate');
+        if (!sample.stdout.includes(`${options.docs} documents valid`)) throw new Error(`validate did not report ${options.docs} documents: ${sample.stdout}`);
+        validateSamples.push(sample);
       }
-      unchanged.peer = { command: 'rclone sync --fast-list --checksum --dry-run', ...figures(peerSamples, options.docs) };
-    }
-    scenarios.push(unchanged);
+      const validateWarm = expectCode(await statics(runner, ['validate', repo], baseEnv), 0, 'validate');
+      scenarios.push({
+        id: 'validate',
+        title: `validate, ${options.docs} documents`,
+        docs: options.docs,
+        statics: { ...figures(validateSamples, options.docs), warmMs: Math.round(validateWarm.wallMs) },
+        notes: ['parse cache emptied before every timed run (warmMs: one more run with it filled)'],
+      });
 
-    // 3. plan with a share of the documents changed: fresh content every run, as a new commit has.
-    const changedCount = Math.max(1, Math.round(options.docs * options.changedShare));
-    log(`plan, ${changedCount} documents changed`);
-    const changedIndexes = spread(changedCount, options.docs, 3);
-    const changedSamples: Sample[] = [];
-    const changedPeerSamples: Sample[] = [];
-    for (let run = 0; run < options.runs; run++) {
-      await writeDocuments(repo, changedIndexes, 100 + run);
-      const sample = expectCode(await statics(runner, ['plan', repo, '--detailed-exitcode'], baseEnv, { rss: true }), 2, 'plan (changes)');
-      if (!sample.stdout.includes(`0 to create, ${changedCount} to update, 0 to delete`)) throw new Error(`plan did not find ${changedCount} updates:\n${sample.stdout.slice(-500)}`);
-      changedSamples.push(sample);
+    
+    }
+
+    if (options.only.has('plan')) {
+  // 2. plan with nothing changed. The first run starts with an empty parse cache.
+      log('plan, nothing changed');
+      await clearCache();
+      const planCold = expectCode(await statics(runner, ['plan', repo, '--detailed-exitcode'], baseEnv, { rss: true }), 0, 'plan (nothing changed)');
+      const planSamples: Sample[] = [];
+      for (let run = 0; run < options.runs; run++) {
+        planSamples.push(expectCode(await statics(runner, ['plan', repo, '--detailed-exitcode'], baseEnv, { rss: true }), 0, 'plan (nothing changed)'));
+      }
+      const unchanged: Scenario = {
+        id: 'plan-unchanged',
+        title: `plan, nothing changed (${options.docs})`,
+        docs: options.docs,
+        statics: { ...figures(planSamples, options.docs), coldMs: Math.round(planCold.wallMs), coldS3: planCold.s3, coldPeakRssBytes: planCold.peakRssBytes },
+        notes: ['median of runs after a first one that filled the parse cache (coldMs)'],
+      };
       if (rclone) {
-        const peer = expectCode(await measure(runner, 'rclone', syncArgs(repo, PEER_BUCKET, { dryRun: true }), peerEnv), 0, 'rclone sync --dry-run');
-        const seen = peer.stderr.match(/Skipped copy/g)?.length ?? 0;
-        if (seen !== changedCount) throw new Error(`rclone saw ${seen} changed files, expected ${changedCount}`);
-        changedPeerSamples.push(peer);
+        const peerSamples: Sample[] = [];
+        for (let run = 0; run < options.runs; run++) {
+          const sample = expectCode(await measure(runner, 'rclone', syncArgs(repo, PEER_BUCKET, { dryRun: true }), peerEnv), 0, 'rclone sync --dry-run');
+          if (/Skipped (copy|delete)/.test(sample.stderr)) throw new Error(`rclone sees changes in an unchanged repository:\n${sample.stderr.slice(0, 2000)}`);
+          peerSamples.push(sample);
+        }
+        unchanged.peer = { command: 'rclone sync --fast-list --checksum --dry-run', ...figures(peerSamples, options.docs) };
       }
+      scenarios.push(unchanged);
+
+    
     }
-    await writeDocuments(repo, changedIndexes, 0);
-    const changedScenario: Scenario = {
-      id: 'plan-changed',
-      title: `plan, ${changedCount} of ${options.docs} changed`,
-      docs: options.docs,
-      statics: figures(changedSamples, options.docs),
-      notes: ['new content in every run, so changed documents are parsed each time'],
-    };
-    if (rclone) changedScenario.peer = { command: 'rclone sync --fast-list --checksum --dry-run', ...figures(changedPeerSamples, options.docs) };
-    scenarios.push(changedScenario);
 
-    // 4. apply of changed documents, two ways, each against its rclone counterpart:
-    //    (a) `apply DIR`: plan (printed) and apply in one run, as `rclone sync` of the whole tree;
-    //    (b) `apply PLANFILE`: the reviewed plan alone, as `rclone sync --files-from` those files.
-    log(`apply, ${options.applyDocs} documents changed`);
-    const applyIndexes = spread(options.applyDocs, options.docs, 7);
-    const applyKeys = applyIndexes.map((index) => documentAt(index).key);
-    const changedList = path.join(workDir, 'changed-files.txt');
-    await writeFile(changedList, applyIndexes.map((index) => documentAt(index).path).join('\n') + '\n');
-    const planFile = path.join(workDir, 'plan.json');
-    const samples = { dir: [] as Sample[], dirPeer: [] as Sample[], file: [] as Sample[], filePeer: [] as Sample[] };
-    const checkPeer = (peer: Sample) => {
-      if ((peer.s3['put'] ?? 0) < options.applyDocs) throw new Error(`rclone uploaded ${peer.s3['put'] ?? 0} files, expected ${options.applyDocs}`);
-      return peer;
-    };
-    for (let run = 0; run < options.runs; run++) {
-      await writeDocuments(repo, applyIndexes, 1000 + 2 * run);
-      let eventsBefore = await redisClient.xlen('statics:events');
-      const fromDir = expectCode(await statics(runner, ['apply', repo, '--auto-approve'], applyEnv, { rss: true }), 0, 'apply DIR');
-      await verifyApply(fromDir, { runner, repo, env: baseEnv, redis: redisClient, keys: applyKeys, eventsBefore });
-      samples.dir.push(fromDir);
-      if (rclone) samples.dirPeer.push(checkPeer(expectCode(await measure(runner, 'rclone', syncArgs(repo, PEER_BUCKET), peerEnv), 0, 'rclone sync')));
+    if (options.only.has('plan-changed')) {
+  // 3. plan with a share of the documents changed: fresh content every run, as a new commit has.
+      const changedCount = Math.max(1, Math.round(options.docs * options.changedShare));
+      log(`plan, ${changedCount} documents changed`);
+      const changedIndexes = spread(changedCount, options.docs, 3);
+      const changedSamples: Sample[] = [];
+      const changedPeerSamples: Sample[] = [];
+      for (let run = 0; run < options.runs; run++) {
+        await writeDocuments(repo, changedIndexes, 100 + run);
+        const sample = expectCode(await statics(runner, ['plan', repo, '--detailed-exitcode'], baseEnv, { rss: true }), 2, 'plan (changes)');
+        if (!sample.stdout.includes(`0 to create, ${changedCount} to update, 0 to delete`)) throw new Error(`plan did not find ${changedCount} updates:\n${sample.stdout.slice(-500)}`);
+        changedSamples.push(sample);
+        if (rclone) {
+          const peer = expectCode(await measure(runner, 'rclone', syncArgs(repo, PEER_BUCKET, { dryRun: true }), peerEnv), 0, 'rclone sync --dry-run');
+          const seen = peer.stderr.match(/Skipped copy/g)?.length ?? 0;
+          if (seen !== changedCount) throw new Error(`rclone saw ${seen} changed files, expected ${changedCount}`);
+          changedPeerSamples.push(peer);
+        }
+      }
+      await writeDocuments(repo, changedIndexes, 0);
+      const changedScenario: Scenario = {
+        id: 'plan-changed',
+        title: `plan, ${changedCount} of ${options.docs} changed`,
+        docs: options.docs,
+        statics: figures(changedSamples, options.docs),
+        notes: ['new content in every run, so changed documents are parsed each time'],
+      };
+      if (rclone) changedScenario.peer = { command: 'rclone sync --fast-list --checksum --dry-run', ...figures(changedPeerSamples, options.docs) };
+      scenarios.push(changedScenario);
 
-      await writeDocuments(repo, applyIndexes, 1001 + 2 * run);
-      expectCode(await statics(runner, ['plan', repo, '--out', planFile, '--detailed-exitcode'], baseEnv), 2, 'plan --out');
-      eventsBefore = await redisClient.xlen('statics:events');
-      const fromFile = expectCode(await statics(runner, ['apply', planFile], applyEnv, { rss: true }), 0, 'apply PLANFILE');
-      await verifyApply(fromFile, { runner, repo, env: baseEnv, redis: redisClient, keys: applyKeys, eventsBefore });
-      samples.file.push(fromFile);
+    
+    }
+
+    if (options.only.has('apply')) {
+  // 4. apply of changed documents, two ways, each against its rclone counterpart:
+      //    (a) `apply DIR`: plan (printed) and apply in one run, as `rclone sync` of the whole tree;
+      //    (b) `apply PLANFILE`: the reviewed plan alone, as `rclone sync --files-from` those files.
+      log(`apply, ${options.applyDocs} documents changed`);
+      const applyIndexes = spread(options.applyDocs, options.docs, 7);
+      const applyKeys = applyIndexes.map((index) => documentAt(index).key);
+      const changedList = path.join(workDir, 'changed-files.txt');
+      await writeFile(changedList, applyIndexes.map((index) => documentAt(index).path).join('\n') + '\n');
+      const planFile = path.join(workDir, 'plan.json');
+      const samples = { dir: [] as Sample[], dirPeer: [] as Sample[], file: [] as Sample[], filePeer: [] as Sample[] };
+      const checkPeer = (peer: Sample) => {
+        if ((peer.s3['put'] ?? 0) < options.applyDocs) throw new Error(`rclone uploaded ${peer.s3['put'] ?? 0} files, expected ${options.applyDocs}`);
+        return peer;
+      };
+      for (let run = 0; run < options.runs; run++) {
+        await writeDocuments(repo, applyIndexes, 1000 + 2 * run);
+        let eventsBefore = await redisClient.xlen('statics:events');
+        const fromDir = expectCode(await statics(runner, ['apply', repo, '--auto-approve'], applyEnv, { rss: true }), 0, 'apply DIR');
+        await verifyApply(fromDir, { runner, repo, env: baseEnv, redis: redisClient, keys: applyKeys, eventsBefore });
+        samples.dir.push(fromDir);
+        if (rclone) samples.dirPeer.push(checkPeer(expectCode(await measure(runner, 'rclone', syncArgs(repo, PEER_BUCKET), peerEnv), 0, 'rclone sync')));
+
+        await writeDocuments(repo, applyIndexes, 1001 + 2 * run);
+        expectCode(await statics(runner, ['plan', repo, '--out', planFile, '--detailed-exitcode'], baseEnv), 2, 'plan --out');
+        eventsBefore = await redisClient.xlen('statics:events');
+        const fromFile = expectCode(await statics(runner, ['apply', planFile], applyEnv, { rss: true }), 0, 'apply PLANFILE');
+        await verifyApply(fromFile, { runner, repo, env: baseEnv, redis: redisClient, keys: applyKeys, eventsBefore });
+        samples.file.push(fromFile);
+        if (rclone) {
+          const args = syncArgs(repo, PEER_BUCKET, { extra: ['--files-from', changedList] });
+          samples.filePeer.push(checkPeer(expectCode(await measure(runner, 'rclone', args, peerEnv), 0, 'rclone sync --files-from')));
+        }
+      }
+      const verified = 'verified after each run: every document applied, no lock left, mirror = current, one event each';
+      const applyDir: Scenario = {
+        id: 'apply-dir',
+        title: `apply DIR, ${options.applyDocs} of ${options.docs} changed`,
+        docs: options.applyDocs,
+        statics: figures(samples.dir, options.applyDocs),
+        notes: ['`statics apply DIR --auto-approve`: plans, prints the plan with its diffs, then writes', verified],
+      };
+      const applyFile: Scenario = {
+        id: 'apply',
+        title: `apply PLANFILE, ${options.applyDocs} changed`,
+        docs: options.applyDocs,
+        statics: figures(samples.file, options.applyDocs),
+        notes: ['`statics apply PLANFILE`: the saved, reviewed plan of the 1,000 changes', verified],
+      };
       if (rclone) {
-        const args = syncArgs(repo, PEER_BUCKET, { extra: ['--files-from', changedList] });
-        samples.filePeer.push(checkPeer(expectCode(await measure(runner, 'rclone', args, peerEnv), 0, 'rclone sync --files-from')));
+        applyDir.peer = { command: 'rclone sync --fast-list --checksum', ...figures(samples.dirPeer, options.applyDocs) };
+        applyFile.peer = { command: 'rclone sync --fast-list --checksum --files-from CHANGED', ...figures(samples.filePeer, options.applyDocs) };
       }
-    }
-    const verified = 'verified after each run: every document applied, no lock left, mirror = current, one event each';
-    const applyDir: Scenario = {
-      id: 'apply-dir',
-      title: `apply DIR, ${options.applyDocs} of ${options.docs} changed`,
-      docs: options.applyDocs,
-      statics: figures(samples.dir, options.applyDocs),
-      notes: ['`statics apply DIR --auto-approve`: plans, prints the plan with its diffs, then writes', verified],
-    };
-    const applyFile: Scenario = {
-      id: 'apply',
-      title: `apply PLANFILE, ${options.applyDocs} changed`,
-      docs: options.applyDocs,
-      statics: figures(samples.file, options.applyDocs),
-      notes: ['`statics apply PLANFILE`: the saved, reviewed plan of the 1,000 changes', verified],
-    };
-    if (rclone) {
-      applyDir.peer = { command: 'rclone sync --fast-list --checksum', ...figures(samples.dirPeer, options.applyDocs) };
-      applyFile.peer = { command: 'rclone sync --fast-list --checksum --files-from CHANGED', ...figures(samples.filePeer, options.applyDocs) };
-    }
-    scenarios.push(applyDir, applyFile);
+      scenarios.push(applyDir, applyFile);
 
-    propagation = await measurePropagationIfPresent({ s3Env: s3.env(), redisUrl: redis.url, workDir: path.join(workDir, 'propagation') });
+    
+    }
+
+    if (options.only.has('propagation')) propagation = await measurePropagationIfPresent({ s3Env: s3.env(), redisUrl: redis.url, workDir: path.join(workDir, 'propagation') });
 
     for (const scenario of scenarios) {
       if (scenario.peer) scenario.ratio = round2(scenario.statics.medianMs / scenario.peer.medianMs);
@@ -466,7 +495,7 @@ function requests(counts: RequestCounts & { total: number }): string {
 }
 
 function renderTable(scenarios: Scenario[], propagation: Record<string, unknown>, options: Options): string {
-  const rows: string[][] = [['measurement', 'statics s', 'docs/s', 'S3 requests', 'Redis cmds', 'peak RSS', 'rclone s', 'rclone S3 requests', 'ratio', 'target']];
+  const rows: string[][] = [['measurement', 'statics s', 'docs/s', 'S3 requests', 'Redis cmds', 'peak RSS', 'CPU s', 'rclone s', 'rclone S3 requests', 'ratio', 'target']];
   for (const scenario of scenarios) {
     const s = scenario.statics;
     rows.push([
@@ -476,6 +505,7 @@ function renderTable(scenarios: Scenario[], propagation: Record<string, unknown>
       scenario.id === 'plan-memory' ? '' : requests(s.s3),
       scenario.id === 'plan-memory' ? '' : String(s.redis.total),
       s.peakRssBytes ? `${mib(s.peakRssBytes)} MiB` : '',
+      s.cpuMs !== undefined ? seconds(s.cpuMs) : '',
       scenario.peer ? seconds(scenario.peer.medianMs) : '',
       scenario.peer ? requests(scenario.peer.s3) : '',
       scenario.ratio !== undefined ? `${scenario.ratio.toFixed(2)}x` : '',
@@ -483,13 +513,18 @@ function renderTable(scenarios: Scenario[], propagation: Record<string, unknown>
     ]);
   }
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  const lines = rows.map((row) => row.map((cell, column) => (column === 0 || column === 3 || column === 7 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  '));
+  const lines = rows.map((row) => row.map((cell, column) => (column === 0 || column === 3 || column === 8 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  '));
   lines.splice(1, 0, widths.map((width) => '-'.repeat(width)).join('  '));
   const extra: string[] = [];
   const unchanged = scenarios.find((scenario) => scenario.id === 'plan-unchanged');
   if (unchanged?.statics.coldMs !== undefined) extra.push(`plan, nothing changed, first run with an empty parse cache: ${seconds(unchanged.statics.coldMs)} s`);
   const validate = scenarios.find((scenario) => scenario.id === 'validate');
   if (validate?.statics.warmMs !== undefined) extra.push(`validate with a filled parse cache: ${seconds(validate.statics.warmMs)} s`);
+  for (const scenario of scenarios) {
+    if (scenario.id === 'plan-memory') continue;
+    const peer = scenario.peer ? `, serving rclone ${seconds(scenario.peer.serverCpuMs)} s` : '';
+    extra.push(`s3rver CPU, ${scenario.title}: serving statics ${seconds(scenario.statics.serverCpuMs)} s${peer}`);
+  }
   if (propagation['measured']) {
     extra.push(`propagation to ${String(propagation['mirrors'])} mirrors (${String(propagation['samples'])} samples): p50 ${String(propagation['p50Ms'])} ms, p99 ${String(propagation['p99Ms'])} ms`);
   } else {
