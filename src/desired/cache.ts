@@ -23,6 +23,8 @@ import type { DesiredFile } from './walk.js';
 
 const MAGIC = Buffer.from('STATICS-PARSE-CACHE\n');
 const FORMAT = 2;
+/** A revision (sha256) in hex. */
+const REVISION_HEX = 64;
 /** Cache files of repositories not planned for this long are removed when another one is saved. */
 const STALE_AFTER_MS = 30 * 24 * 3600 * 1000;
 /** Entries not used by a run are kept (another branch may need them), up to this many. */
@@ -64,7 +66,8 @@ function currentCodeDigest(): Buffer | null {
 export class ParseCache {
   private readonly entries = new Map<string, CachedResult>();
   private readonly used = new Set<string>();
-  private readonly hints = new Map<string, string[]>();
+  /** Per document key, its recent revisions as one string of hex digests (no array each: 100,000s of keys). */
+  private readonly hints = new Map<string, string>();
   private dirty = false;
 
   private constructor(
@@ -118,15 +121,16 @@ export class ParseCache {
 
   /** Revisions recently seen for a document: candidates for its `current`, to be confirmed. */
   hintsFor(documentKey: string): readonly string[] {
-    return this.hints.get(documentKey) ?? [];
+    const joined = this.hints.get(documentKey) ?? '';
+    return Array.from({ length: joined.length / REVISION_HEX }, (_, index) => joined.slice(index * REVISION_HEX, (index + 1) * REVISION_HEX));
   }
 
   setHints(documentKey: string, revisions: readonly (string | null | undefined)[]): void {
     const unique = [...new Set(revisions.filter((revision): revision is string => typeof revision === 'string' && isRevision(revision)))].slice(0, 4);
-    const known = this.hints.get(documentKey);
-    if (known && known.length === unique.length && known.every((revision, index) => revision === unique[index])) return;
-    if (unique.length === 0) this.hints.delete(documentKey);
-    else this.hints.set(documentKey, unique);
+    const joined = unique.join('');
+    if ((this.hints.get(documentKey) ?? '') === joined) return;
+    if (joined === '') this.hints.delete(documentKey);
+    else this.hints.set(documentKey, joined);
     this.dirty = true;
   }
 
@@ -156,16 +160,32 @@ export class ParseCache {
       if (keys.length >= MAX_ENTRIES) break;
       if (!this.used.has(key)) keys.push(key);
     }
-    const parts: Buffer[] = [MAGIC, u32(FORMAT), string(this.root), this.context, u32(keys.length)];
-    for (const key of keys.slice(0, MAX_ENTRIES)) {
+    const kept = keys.slice(0, MAX_ENTRIES);
+    // One buffer, written in place: a cache of 100,000s of entries is not 100,000s of small buffers.
+    const root = Buffer.from(this.root, 'utf8');
+    let size = MAGIC.length + 4 + 4 + root.length + this.context.length + 4 + kept.length * 68 + 4;
+    for (const [documentKey, joined] of this.hints) size += 4 + Buffer.byteLength(documentKey, 'utf8') + 1 + joined.length / 2;
+    const body = Buffer.alloc(size);
+    let at = MAGIC.copy(body, 0);
+    at = body.writeUInt32LE(FORMAT, at);
+    at = body.writeUInt32LE(root.length, at);
+    at += root.copy(body, at);
+    at += this.context.copy(body, at);
+    at = body.writeUInt32LE(kept.length, at);
+    for (const key of kept) {
       const entry = this.entries.get(key)!;
-      parts.push(Buffer.from(key, 'latin1'), Buffer.from(entry.revision, 'hex'), u32(entry.size));
+      at += body.write(key, at, 'latin1');
+      at += body.write(entry.revision, at, 'hex');
+      at = body.writeUInt32LE(entry.size, at);
     }
-    parts.push(u32(this.hints.size));
-    for (const [documentKey, revisions] of this.hints) {
-      parts.push(string(documentKey), Buffer.from([revisions.length]), ...revisions.map((revision) => Buffer.from(revision, 'hex')));
+    at = body.writeUInt32LE(this.hints.size, at);
+    for (const [documentKey, joined] of this.hints) {
+      const keyLength = Buffer.byteLength(documentKey, 'utf8');
+      at = body.writeUInt32LE(keyLength, at);
+      at += body.write(documentKey, at, 'utf8');
+      at = body.writeUInt8(joined.length / REVISION_HEX, at);
+      at += body.write(joined, at, 'hex');
     }
-    const body = Buffer.concat(parts);
     // A digest at the end: a torn or damaged file is ignored, never half believed.
     return Buffer.concat([body, createHash('sha256').update(body).digest()]);
   }
@@ -211,22 +231,10 @@ export class ParseCache {
       const n = data[at]!;
       at += 1;
       need(n * 32);
-      const revisions: string[] = [];
-      for (let j = 0; j < n; j++, at += 32) revisions.push(data.toString('hex', at, at + 32));
-      this.hints.set(documentKey, revisions);
+      this.hints.set(documentKey, data.toString('hex', at, at + n * 32));
+      at += n * 32;
     }
   }
-}
-
-function u32(value: number): Buffer {
-  const buffer = Buffer.alloc(4);
-  buffer.writeUInt32LE(value >>> 0, 0);
-  return buffer;
-}
-
-function string(text: string): Buffer {
-  const bytes = Buffer.from(text, 'utf8');
-  return Buffer.concat([u32(bytes.length), bytes]);
 }
 
 /** Cache files of repositories gone or not planned for a month go. */

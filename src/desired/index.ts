@@ -113,6 +113,8 @@ const INLINE_PARSES = 24;
 const POOL_MIN_EXPECTED = 512;
 /** Files read ahead of the one being yielded: bounds memory while threads parse. */
 const READ_AHEAD = 256;
+/** Files waiting (e.g. for the listing to confirm them) ahead of the one being yielded: bounds memory. */
+const MAX_QUEUED = 4096;
 
 /**
  * Reads and prepares each file, yielding in walk order. Reads are synchronous on purpose:
@@ -133,10 +135,10 @@ class OrderedReader {
     private readonly settings: DesiredSettings,
     private readonly schemas: SchemaSet,
     private readonly options: ReadOptions & { cache: ParseCache | null },
-    private readonly entries: WalkEntry[],
+    private readonly entries: Array<WalkEntry | undefined>,
   ) {
     this.cache = options.cache;
-    this.structuredLeft = entries.filter((entry) => 'file' in entry && isStructured(entry.file, settings)).length;
+    this.structuredLeft = entries.filter((entry) => entry && 'file' in entry && isStructured(entry.file, settings)).length;
     this.structuredTotal = this.structuredLeft;
   }
 
@@ -152,12 +154,15 @@ class OrderedReader {
       return slot.items!;
     };
     let lastYield = performance.now();
-    for (const entry of this.entries) {
+    for (let index = 0; index < this.entries.length; index++) {
+      const entry = this.entries[index]!;
+      // Let go of each walk entry once read: a large repository is not held twice.
+      this.entries[index] = undefined;
       const slot = 'problem' in entry ? { items: [entry], heavy: false } : this.load(entry.file);
       queue.push(slot);
       if (slot.heavy) heavy++;
       while (queue.length > 0 && (queue[0]!.items || 'error' in queue[0]!)) yield* take();
-      while (heavy >= READ_AHEAD) {
+      while (heavy >= READ_AHEAD || queue.length >= MAX_QUEUED) {
         await queue[0]!.done;
         yield* take();
       }

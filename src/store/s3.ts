@@ -195,6 +195,18 @@ function listedThrough(key: string, last: string): boolean {
   return names.length <= lastNames.length;
 }
 
+/** One `current` as a listing shows it: its ETag proves a revision (the body is the revision and a newline). */
+class ListedCurrent implements CurrentListing {
+  constructor(
+    readonly key: string,
+    private readonly etag: string,
+  ) {}
+
+  confirms(revision: string): boolean {
+    return isRevision(revision) && this.etag === md5Hex(revision + '\n');
+  }
+}
+
 function normalizeEtag(etag: string | undefined): string {
   return (etag ?? '').replace(/^W\//, '').replace(/"/g, '').toLowerCase();
 }
@@ -381,8 +393,7 @@ export class S3Store implements RevisionStore {
           })
       : undefined;
     const add = (key: string, etag: string | undefined) => {
-      const listed = normalizeEtag(etag);
-      listing.set(key, { key, confirms: (revision) => isRevision(revision) && listed === md5Hex(revision + '\n') });
+      listing.set(key, new ListedCurrent(key, normalizeEtag(etag)));
     };
     await this.listObjects(base, (objectKey, etag) => {
       if (objectKey === marker) {
