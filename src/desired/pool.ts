@@ -37,8 +37,6 @@ export function defaultWorkerUrl(): URL | undefined {
 }
 
 /** Threads worth starting here: one per core, none on a single core. */
-const THREAD_YOUNG_GENERATION_MB = 8;
-
 export function defaultThreadCount(): number {
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   return cores > 1 ? cores : 0;
@@ -90,9 +88,7 @@ export class PreparePool {
   }
 
   private startThread(init: WorkerInit, workerUrl: URL): Thread {
-    // A thread parses one document at a time: a small young generation keeps its garbage, and
-    // so the process's memory, small; the old generation keeps V8's default limit.
-    const worker = new Worker(workerUrl, { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: THREAD_YOUNG_GENERATION_MB } });
+    const worker = new Worker(workerUrl, { workerData: init });
     const thread: Thread = { worker, outstanding: new Map() };
     worker.unref();
     worker.on('message', (reply: WorkerReply) => {
