@@ -50,22 +50,6 @@ export async function* readDesired(
   }
   const entries = await walkDocuments(root, options.accept);
 
-  // Compile each schema in use once, up front, so its problems are reported once and not per file.
-  const reported = new Set<string>();
-  const types = new Set<string>();
-  for (const entry of entries) {
-    if (!('file' in entry)) continue;
-    const typeKey = `${entry.file.domain}/${entry.file.type}`;
-    if (types.has(typeKey)) continue;
-    types.add(typeKey);
-    for (const problem of schemas.compileProblems(entry.file.domain, entry.file.type)) {
-      const text = formatProblem(problem);
-      if (reported.has(text)) continue;
-      reported.add(text);
-      yield { problem };
-    }
-  }
-
   const ownCache = options.cache === undefined && settings.cacheDir ? await ParseCache.open(settings.cacheDir, root, schemas.digest) : undefined;
   const reader = new OrderedReader(root, settings, schemas, { ...options, cache: options.cache ?? ownCache ?? null }, entries);
   try {
@@ -129,6 +113,8 @@ class OrderedReader {
   private structuredLeft: number;
   private readonly structuredTotal: number;
   private readonly cache: ParseCache | null;
+  private readonly typesChecked = new Set<string>();
+  private readonly reportedSchemaProblems = new Set<string>();
 
   constructor(
     private readonly root: string,
@@ -198,13 +184,40 @@ class OrderedReader {
         return slotOf(settled.then((yes) => (yes ? [{ known: document }] : this.reread(file))), false);
       }
     }
-    return slotOf(this.parse(file, bytes, key), true);
+    return slotOf(this.parseChecked(file, bytes, key), true);
+  }
+
+  /** Parses a structured file, after what is wrong with its type's schema the first time. */
+  private parseChecked(file: DesiredFile, bytes: Buffer, key: string | undefined): DesiredRead[] | Promise<DesiredRead[]> {
+    const schemaProblems = this.schemaProblemsFor(file);
+    const parsed = this.parse(file, bytes, key);
+    if (schemaProblems.length === 0) return parsed;
+    return parsed instanceof Promise ? parsed.then((items) => [...schemaProblems, ...items]) : [...schemaProblems, ...parsed];
+  }
+
+  /**
+   * A schema is compiled when the first file of its type is parsed, not up front: a plan whose
+   * files the parse cache knows needs none (their results were made with these very schemas).
+   * What is wrong with it is reported once, before that file's own problems.
+   */
+  private schemaProblemsFor(file: DesiredFile): DesiredRead[] {
+    const typeKey = `${file.domain}/${file.type}`;
+    if (this.typesChecked.has(typeKey)) return [];
+    this.typesChecked.add(typeKey);
+    const fresh: DesiredRead[] = [];
+    for (const problem of this.schemas.compileProblems(file.domain, file.type)) {
+      const text = formatProblem(problem);
+      if (this.reportedSchemaProblems.has(text)) continue;
+      this.reportedSchemaProblems.add(text);
+      fresh.push({ problem });
+    }
+    return fresh;
   }
 
   private reread(file: DesiredFile): DesiredRead[] | Promise<DesiredRead[]> {
     const read = this.readFile(file);
     if ('problem' in read) return [read];
-    return this.parse(file, read.bytes, this.cache?.keyOf(file, read.bytes));
+    return this.parseChecked(file, read.bytes, this.cache?.keyOf(file, read.bytes));
   }
 
   private readFile(file: DesiredFile): { bytes: Buffer } | { problem: Problem } {

@@ -225,16 +225,17 @@ describe('broken schemas', () => {
       'schemas/meta.schema.json:2:11: invalid schema: type: must be one of "array", "boolean", "integer", "null", "number", "object", "string"',
       'schemas/notes.json: not a schema file name: schemas live at schemas/<type>.schema.json or schemas/<domain>/<type>.schema.json',
       'schemas/syntax.schema.json:5:1: Flow map must end with a }',
-      // Compile problems come once each, after loading, for the types in use.
-      'schemas/keyword.schema.json:3:3: unknown keyword "requierd" (not part of JSON Schema 2020-12 or a supported vocabulary)',
-      'schemas/ref.schema.json:3:12: cannot resolve $ref "missing.schema.json"',
       'documents/d/draft7/x.yaml: not validated: schemas/draft7.schema.json has errors',
+      // Compile problems come once each, when the first file of the type is parsed, before it.
+      'schemas/keyword.schema.json:3:3: unknown keyword "requierd" (not part of JSON Schema 2020-12 or a supported vocabulary)',
       'documents/d/keyword/x.yaml: not validated: schemas/keyword.schema.json has errors',
       'documents/d/meta/x.yaml: not validated: schemas/meta.schema.json has errors',
+      'schemas/ref.schema.json:3:12: cannot resolve $ref "missing.schema.json"',
       'documents/d/ref/x.yaml: not validated: schemas/ref.schema.json has errors',
       'documents/d/syntax/x.yaml: not validated: schemas/syntax.schema.json has errors',
     ]);
-    expect(problems.slice(0, 6).every((problem) => problem.code === 'schema-file')).toBe(true);
+    expect(problems.filter((problem) => problem.location?.file.startsWith('schemas/')).every((problem) => problem.code === 'schema-file')).toBe(true);
+    expect(problems.filter((problem) => problem.code === 'schema-file')).toHaveLength(6);
   });
 
   it('places unknown keywords and formats on the keyword, not on a property of the same name', async () => {
@@ -254,7 +255,7 @@ describe('broken schemas', () => {
       'documents/d/u/x.yaml': 'a: 1\n',
     });
     const { lines } = await collect(root);
-    expect(lines.slice(0, 2)).toEqual([
+    expect(lines.filter((line) => line.startsWith('schemas/'))).toEqual([
       'schemas/t.schema.json:7:3: unknown keyword "colour" (not part of JSON Schema 2020-12 or a supported vocabulary)',
       'schemas/u.schema.json:3:15: unknown format "someday"',
     ]);
