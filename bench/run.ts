@@ -430,7 +430,8 @@ async function measurePropagationIfPresent(context: { s3Env: Record<string, stri
   await mkdir(context.workDir, { recursive: true });
   try {
     const measured = await measurePropagation({
-      storeUrl: STORE_URL,
+      // A store of its own: each sample plans one document, which must not list the 10,000 others.
+      storeUrl: `s3://${STORE_BUCKET}/propagation`,
       redisUrl: context.redisUrl,
       s3Env: context.s3Env,
       mirrors: PROPAGATION_MIRRORS,
