@@ -86,6 +86,9 @@ class ListingProgress {
   }
 }
 
+/** Parsed documents waiting to be compared (for the listing, or a base read) at most. */
+const MAX_PENDING_COMPARISONS = 1024;
+
 interface PlanContext {
   accept: (key: string) => boolean;
   progress: ListingProgress;
@@ -148,6 +151,9 @@ async function planWith(store: RevisionStore, options: PlanOptions, context: Pla
     // Awaited below; a failure must not go unhandled meanwhile.
     comparison.catch(() => {});
     comparisons.push(comparison);
+    // Each waiting comparison holds its document's bytes: reading may not run far ahead of the
+    // listing. Keys come in order, so the one this far back is settled first.
+    if (comparisons.length > MAX_PENDING_COMPARISONS) await comparisons[comparisons.length - 1 - MAX_PENDING_COMPARISONS];
   }
   if (problems.length > 0) throw new ProblemsError(problems);
   await Promise.all(comparisons);

@@ -133,6 +133,23 @@ describe('plan and apply on the embedded store', () => {
     expect(stale.results[0]!.actual).toBe((await store.readCurrent(['a/t/one'])).get('a/t/one')!.revision);
   });
 
+  it('plans more documents than it compares at once: every one, each with its diff', async () => {
+    const count = 1300; // above the number of comparisons that wait for the listing at a time
+    const files: Record<string, string> = {};
+    for (let i = 0; i < count; i++) files[`documents/a/t/d${i}.json`] = JSON.stringify({ v: 1, i });
+    const { repo, store, options, apply } = await setup(files);
+    const created = await createPlan(store, options);
+    expect(created.summary).toEqual({ create: count, update: 0, delete: 0, unchanged: 0 });
+    expect((await apply(created)).summary.applied).toBe(count);
+    for (let i = 0; i < count; i += 2) await writeFile(path.join(repo, `documents/a/t/d${i}.json`), JSON.stringify({ v: 2, i }));
+    const updated = await createPlan(store, options);
+    expect(updated.summary).toEqual({ create: 0, update: count / 2, delete: 0, unchanged: count / 2 });
+    expect(updated.entries.map((e) => e.key)).toEqual([...updated.entries.map((e) => e.key)].sort());
+    for (const planned of updated.entries.filter((e) => e.action === 'update')) {
+      expect(planned.change).toMatchObject({ kind: 'json-patch', patch: [{ op: 'replace', path: '/v', value: 2, oldValue: 1 }] });
+    }
+  });
+
   it('refuses to write content that does not match its revision', async () => {
     const { store, options, apply } = await setup({ 'documents/a/t/one.json': '{"v":1}' });
     const plan = await createPlan(store, options);
