@@ -194,8 +194,8 @@ async function main(): Promise<void> {
       seed = { ...seed, rcloneSyncMs: Math.round(peerSeed.wallMs), rcloneS3: peerSeed.s3 };
     }
 
+    // 1. validate: parsing and schema checks of the whole repository, caches emptied first.
     if (options.only.has('validate')) {
-  // 1. validate: parsing and schema checks of the whole repository, caches emptied first.
       log('validate');
       const validateSamples: Sample[] = [];
       for (let run = 0; run < options.runs; run++) {
@@ -216,8 +216,8 @@ async function main(): Promise<void> {
     
     }
 
+    // 2. plan with nothing changed. The first run starts with an empty parse cache.
     if (options.only.has('plan')) {
-  // 2. plan with nothing changed. The first run starts with an empty parse cache.
       log('plan, nothing changed');
       await clearCache();
       const planCold = expectCode(await statics(runner, ['plan', repo, '--detailed-exitcode'], baseEnv, { rss: true }), 0, 'plan (nothing changed)');
@@ -246,8 +246,8 @@ async function main(): Promise<void> {
     
     }
 
+    // 3. plan with a share of the documents changed: fresh content every run, as a new commit has.
     if (options.only.has('plan-changed')) {
-  // 3. plan with a share of the documents changed: fresh content every run, as a new commit has.
       const changedCount = Math.max(1, Math.round(options.docs * options.changedShare));
       log(`plan, ${changedCount} documents changed`);
       const changedIndexes = spread(changedCount, options.docs, 3);
@@ -279,10 +279,10 @@ async function main(): Promise<void> {
     
     }
 
+    // 4. apply of changed documents, two ways, each against its rclone counterpart:
+    //    (a) `apply DIR`: plan (printed) and apply in one run, as `rclone sync` of the whole tree;
+    //    (b) `apply PLANFILE`: the reviewed plan alone, as `rclone sync --files-from` those files.
     if (options.only.has('apply')) {
-  // 4. apply of changed documents, two ways, each against its rclone counterpart:
-      //    (a) `apply DIR`: plan (printed) and apply in one run, as `rclone sync` of the whole tree;
-      //    (b) `apply PLANFILE`: the reviewed plan alone, as `rclone sync --files-from` those files.
       log(`apply, ${options.applyDocs} documents changed`);
       const applyIndexes = spread(options.applyDocs, options.docs, 7);
       const applyKeys = applyIndexes.map((index) => documentAt(index).key);
