@@ -46,7 +46,7 @@ export class LocalCoordinator implements Coordinator {
     };
     for (let attempt = 0; ; attempt++) {
       const handle = await tryCreate(file, JSON.stringify(body) + '\n');
-      if (handle) return new LocalLock(key, file, handle, this.options.ttlMs);
+      if (handle) return new LocalLock(key, file, handle, this.options.ttlMs, path.join(this.root, 'events.jsonl'));
       await breakIfExpired(file);
       if (Date.now() >= deadline) {
         const info = await this.lockInfo(key);
@@ -74,11 +74,6 @@ export class LocalCoordinator implements Coordinator {
     return had;
   }
 
-  async recordChange(event: ChangeEvent): Promise<void> {
-    // One small O_APPEND write per event, so concurrent writers never interleave within a line.
-    await appendFile(path.join(this.root, 'events.jsonl'), JSON.stringify(event) + '\n');
-  }
-
   async readMirror(keys: readonly string[]): Promise<Map<string, string | null>> {
     // The local store is its own index: there is no separate mirror to drift.
     return new Map(keys.map((key) => [key, null]));
@@ -90,10 +85,18 @@ export class LocalCoordinator implements Coordinator {
 }
 
 class LocalLock implements HeldLock {
+  /** The embedded store is read as cheaply as any record of it: nothing is kept on the side. */
+  readonly recorded = undefined;
   private readonly renewal: NodeJS.Timeout;
   private released = false;
 
-  constructor(readonly key: string, private readonly file: string, private readonly handle: FileHandle, private readonly ttlMs: number) {
+  constructor(
+    readonly key: string,
+    private readonly file: string,
+    private readonly handle: FileHandle,
+    private readonly ttlMs: number,
+    private readonly eventsFile: string,
+  ) {
     this.renewal = setInterval(() => {
       const now = new Date();
       this.handle.utimes(now, now).catch(() => {});
@@ -108,6 +111,15 @@ class LocalLock implements HeldLock {
       if (Date.now() > mine.mtimeMs + this.ttlMs) throw new Error('expired');
     } catch (error) {
       throw new StaticsError('lock-lost', `lost the lock on ${this.key}: ${messageOf(error)}`);
+    }
+  }
+
+  async recordAndRelease(event: ChangeEvent): Promise<void> {
+    try {
+      // One small O_APPEND write per event, so concurrent writers never interleave within a line.
+      await appendFile(this.eventsFile, JSON.stringify(event) + '\n');
+    } finally {
+      await this.release();
     }
   }
 

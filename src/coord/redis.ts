@@ -9,9 +9,11 @@ import { hostname } from 'node:os';
 import type { ConnectionOptions } from 'node:tls';
 import { Redis } from 'ioredis';
 import { StaticsError, messageOf } from '../errors.js';
-import { colonKey, parseKey } from '../keys.js';
+import { colonKey, isRevision, parseKey } from '../keys.js';
 import { backoffDelay, sleep } from '../util/concurrency.js';
 import { describeHolder, eventJson, type AcquireOptions, type ChangeEvent, type Coordinator, type HeldLock, type LockInfo, type LockOwner } from './types.js';
+import type { Transition } from '../model.js';
+import type { CurrentRecord } from '../store/types.js';
 
 import { parseRedisUrl, redactRedisUrl, type RedisTarget } from './redis-url.js';
 
@@ -47,19 +49,49 @@ export function mirrorKey(namespace: string, key: string): string {
   return `${namespace}${colonKey(parseKey(key))}`;
 }
 
+/**
+ * `${ns}record:<domain>:<type>:<id>`: the writers' own note of `current` (a hash: revision,
+ * transitions, server, writing), so a writer under the lock need not re-read the store.
+ */
+export function recordKey(namespace: string, key: string): string {
+  return `${namespace}record:${colonKey(parseKey(key))}`;
+}
+
+/** A record untouched this long expires: memory follows recent writes, not the store's size. */
+export const RECORD_TTL_MS = 7 * 24 * 3600 * 1000;
+
 // Scripts are loaded once per connection (EVALSHA, falling back to EVAL on NOSCRIPT).
 const SCRIPTS = {
+  /**
+   * SET NX PX, and when taken, the record of `current` if it can be vouched for: written by a
+   * finished write (no `writing` mark) of this very server process (its run_id), whose memory
+   * is therefore unbroken since: a restart, even from a snapshot or AOF, or a failover to a
+   * replica makes every older record untrusted. Replies nil (not taken), {server} or
+   * {server, revision, transitions}.
+   */
+  staticsAcquire: {
+    numberOfKeys: 2,
+    lua: `local server = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+if not redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return false end
+local record = redis.call('HMGET', KEYS[2], 'revision', 'transitions', 'server', 'writing')
+if record[1] and record[2] and record[3] == server and not record[4] then return {server, record[1], record[2]} end
+return {server}`,
+  },
   /** Compare-and-PEXPIRE: 1 when renewed, 0 when the lock is gone or someone else's. */
   staticsRenew: {
     numberOfKeys: 1,
     lua: `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0`,
   },
-  /** Compare-and-PEXPIRE, then the remaining PTTL; -3 when the lock is not ours. */
+  /**
+   * Compare-and-PEXPIRE, then the remaining PTTL; -3 when the lock is not ours. A write of
+   * `current` follows, so the record is marked `writing`: untrusted until that write is recorded.
+   */
   staticsConfirm: {
-    numberOfKeys: 1,
+    numberOfKeys: 2,
     lua: `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -3 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HSET', KEYS[2], 'writing', '1') end
 return redis.call('PTTL', KEYS[1])`,
   },
   /** Compare-and-delete: never removes another holder's lock. */
@@ -80,22 +112,46 @@ return {value, redis.call('PTTL', KEYS[1])}`,
    * Mirror, stream and broadcast in one atomic step, so no crash can mirror without broadcasting or
    * the reverse. XADD goes first: if it fails (e.g. out of memory), nothing has been written.
    * The published form is the event plus the stream id, so a subscriber can resume from the stream.
+   * Then the record of `current` is replaced (kept only while the lock is ours: a writer that lost
+   * it cannot vouch for what `current` now is) and the lock released: one round trip for all.
    */
   staticsRecord: {
-    numberOfKeys: 2,
+    numberOfKeys: 4,
     lua: `local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'event', ARGV[3])
 if ARGV[1] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[1]) end
 redis.call('PUBLISH', ARGV[4], string.sub(ARGV[3], 1, -2) .. ',"stream":"' .. id .. '"}')
+redis.call('DEL', KEYS[3])
+if redis.call('GET', KEYS[4]) == ARGV[5] then
+  if ARGV[6] ~= '' then
+    redis.call('HSET', KEYS[3], 'revision', ARGV[1], 'transitions', ARGV[7], 'server', ARGV[6])
+    redis.call('PEXPIRE', KEYS[3], ARGV[8])
+  end
+  redis.call('DEL', KEYS[4])
+end
 return id`,
   },
 } as const;
 
 interface ScriptCommands {
+  staticsAcquire(lock: string, record: string, value: string, ttlMs: number): Promise<[string, string?, string?] | null>;
   staticsRenew(lock: string, value: string, ttlMs: number): Promise<number>;
-  staticsConfirm(lock: string, value: string, ttlMs: number): Promise<number>;
+  staticsConfirm(lock: string, record: string, value: string, ttlMs: number): Promise<number>;
   staticsRelease(lock: string, value: string): Promise<number>;
   staticsLockInfo(lock: string): Promise<[string, number] | null>;
-  staticsRecord(mirror: string, stream: string, revision: string, maxLength: number, event: string, channel: string): Promise<string>;
+  staticsRecord(
+    mirror: string,
+    stream: string,
+    record: string,
+    lock: string,
+    revision: string,
+    maxLength: number,
+    event: string,
+    channel: string,
+    lockValue: string,
+    server: string,
+    transitions: string,
+    recordTtlMs: number,
+  ): Promise<string>;
 }
 
 const MGET_CHUNK = 1000;
@@ -104,6 +160,8 @@ const MGET_CHUNK = 1000;
 interface LockContext {
   scripts: ScriptCommands;
   ttlMs: number;
+  namespace: string;
+  streamMaxLength: number;
   failure(what: string, error: unknown): StaticsError;
   forget(lock: RedisLock): void;
 }
@@ -119,6 +177,8 @@ export class RedisCoordinator implements Coordinator {
   private readonly host = hostname();
   private readonly context: LockContext;
   private closed = false;
+  /** False once the server refused INFO to a script: no record is trusted or kept then. */
+  private vouching = true;
 
   private constructor(
     private readonly client: Redis,
@@ -134,6 +194,8 @@ export class RedisCoordinator implements Coordinator {
     this.context = {
       scripts: this.scripts,
       ttlMs: this.ttlMs,
+      namespace: this.namespace,
+      streamMaxLength: this.streamMaxLength,
       failure: (what, error) => this.failure(what, error),
       forget: (lock) => this.held.delete(lock),
     };
@@ -205,14 +267,14 @@ export class RedisCoordinator implements Coordinator {
       // Rebuilt per attempt so `since` says when the lock was taken, not when waiting began.
       const owner: LockOwner = { host: this.host, pid: process.pid, operation: options.operation, since: new Date().toISOString() };
       const value = JSON.stringify({ token, ...owner });
-      let reply: string | null;
+      let taken: Taken | null;
       try {
-        reply = await this.client.set(redisKey, value, 'PX', this.ttlMs, 'NX');
+        taken = await this.take(key, redisKey, value);
       } catch (error) {
         throw this.failure(`locking ${key}`, error);
       }
-      if (reply === 'OK') {
-        const lock = new RedisLock(key, redisKey, value, this.context);
+      if (taken) {
+        const lock = new RedisLock(key, redisKey, value, taken, this.context);
         this.held.add(lock);
         return lock;
       }
@@ -223,6 +285,25 @@ export class RedisCoordinator implements Coordinator {
       }
       await sleep(Math.min(backoffDelay(attempt, 10, 500), left));
     }
+  }
+
+  /**
+   * Takes the lock, with the record of `current` where Redis can vouch for it. Where the server
+   * refuses INFO to scripts (an ACL without @dangerous), a plain SET NX, and records are not kept.
+   */
+  private async take(key: string, redisKey: string, value: string): Promise<Taken | null> {
+    if (this.vouching) {
+      try {
+        const reply = await this.scripts.staticsAcquire(redisKey, recordKey(this.namespace, key), value, this.ttlMs);
+        if (!reply) return null;
+        const [server, revision, transitions] = reply;
+        return { server, recorded: revision === undefined ? undefined : decodeRecord(revision, transitions) };
+      } catch (error) {
+        if (!/NOPERM|no permissions|can't run this command/i.test(messageOf(error))) throw error;
+        this.vouching = false;
+      }
+    }
+    return (await this.client.set(redisKey, value, 'PX', this.ttlMs, 'NX')) === 'OK' ? { server: '', recorded: undefined } : null;
   }
 
   async lockInfo(key: string): Promise<LockInfo | null> {
@@ -242,24 +323,6 @@ export class RedisCoordinator implements Coordinator {
       return (await this.client.del(lockKey(this.namespace, key))) > 0;
     } catch (error) {
       throw this.failure(`removing the lock on ${key}`, error);
-    }
-  }
-
-  async recordChange(event: ChangeEvent): Promise<void> {
-    if ((event.action === 'delete') !== (event.revision === null)) {
-      throw new StaticsError('internal', `change event for ${event.key}: a delete has no revision, an update has one`);
-    }
-    try {
-      await this.scripts.staticsRecord(
-        mirrorKey(this.namespace, event.key),
-        this.namespace + EVENTS_STREAM,
-        event.revision ?? '',
-        this.streamMaxLength,
-        eventJson(event),
-        this.namespace + CHANGES_CHANNEL,
-      );
-    } catch (error) {
-      throw this.failure(`recording the change of ${event.key}`, error);
     }
   }
 
@@ -314,14 +377,76 @@ export class RedisCoordinator implements Coordinator {
   }
 }
 
+/** A lock just taken: the server's run_id ('' where unknown) and the record it vouches for. */
+interface Taken {
+  server: string;
+  recorded: CurrentRecord | null | undefined;
+}
+
+/** The record's fields as a `CurrentRecord`; undefined (read the store) when malformed. */
+function decodeRecord(revision: string, transitions: string | undefined): CurrentRecord | null | undefined {
+  if (revision === '') return null;
+  if (!isRevision(revision) || transitions === undefined) return undefined;
+  try {
+    const parsed = JSON.parse(transitions) as unknown;
+    return Array.isArray(parsed) ? { revision, transitions: parsed as Transition[] } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 class RedisLock implements HeldLock {
+  readonly recorded: CurrentRecord | null | undefined;
   private state: 'held' | 'lost' | 'released' = 'held';
   private timer: NodeJS.Timeout | undefined;
   private readonly interval: number;
+  private readonly server: string;
 
-  constructor(readonly key: string, private readonly redisKey: string, private readonly value: string, private readonly context: LockContext) {
+  constructor(
+    readonly key: string,
+    private readonly redisKey: string,
+    private readonly value: string,
+    taken: Taken,
+    private readonly context: LockContext,
+  ) {
+    this.recorded = taken.recorded;
+    this.server = taken.server;
     this.interval = Math.max(10, Math.floor(context.ttlMs / 3));
     this.schedule(this.interval);
+  }
+
+  /** Mirror, stream, broadcast, the record and the release in one atomic step (staticsRecord). */
+  async recordAndRelease(event: ChangeEvent, current: CurrentRecord | null): Promise<void> {
+    if ((event.action === 'delete') !== (event.revision === null)) {
+      throw new StaticsError('internal', `change event for ${event.key}: a delete has no revision, an update has one`);
+    }
+    if ((current?.revision ?? null) !== event.revision) {
+      throw new StaticsError('internal', `change event for ${event.key}: the recorded current is not the event's revision`);
+    }
+    const { namespace } = this.context;
+    const held = this.state === 'held';
+    // Released from here on whatever the reply: a lost reply must not leave a renewal running.
+    this.state = 'released';
+    this.stop();
+    try {
+      await this.context.scripts.staticsRecord(
+        mirrorKey(namespace, event.key),
+        namespace + EVENTS_STREAM,
+        recordKey(namespace, event.key),
+        this.redisKey,
+        event.revision ?? '',
+        this.context.streamMaxLength,
+        eventJson(event),
+        namespace + CHANGES_CHANNEL,
+        held ? this.value : '',
+        this.server,
+        JSON.stringify(current?.transitions ?? []),
+        RECORD_TTL_MS,
+      );
+    } catch (error) {
+      if (held) await this.context.scripts.staticsRelease(this.redisKey, this.value).catch(() => {});
+      throw this.context.failure(`recording the change of ${event.key}`, error);
+    }
   }
 
   /**
@@ -336,7 +461,7 @@ class RedisLock implements HeldLock {
     const sent = Date.now();
     let pttl: number;
     try {
-      pttl = await this.context.scripts.staticsConfirm(this.redisKey, this.value, this.context.ttlMs);
+      pttl = await this.context.scripts.staticsConfirm(this.redisKey, recordKey(this.context.namespace, this.key), this.value, this.context.ttlMs);
     } catch (error) {
       throw new StaticsError('lock-lost', `cannot confirm the lock on ${this.key}: ${this.context.failure('checking the lock', error).message}`);
     }

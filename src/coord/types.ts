@@ -1,4 +1,5 @@
 /** Coordination: per-document write locks, the revision mirror and the change broadcast. */
+import type { CurrentRecord } from '../store/types.js';
 
 /** Who holds a lock, so `statics unlock` can say. */
 export interface LockOwner {
@@ -17,8 +18,23 @@ export interface LockInfo {
 
 export interface HeldLock {
   readonly key: string;
-  /** Throws a `lock-lost` StaticsError when the lock expired or was taken; call before moving `current`. */
+  /**
+   * `current` as the last writer under this coordinator recorded it (null: known absent), when the
+   * coordinator can vouch that nothing has moved it since: that write finished, none has begun
+   * since, and the coordinator has not lost memory in between. Undefined otherwise: read the store.
+   */
+  readonly recorded: CurrentRecord | null | undefined;
+  /**
+   * Throws a `lock-lost` StaticsError when the lock expired or was taken; call right before moving
+   * `current`. From then until `record`, the coordinator vouches for nothing about this document.
+   */
   assertHeld(): Promise<void>;
+  /**
+   * The end of a write, after `current` moved (or was found moved): mirrors the revision,
+   * broadcasts the event, remembers `current` (what the store now holds) for the next writer
+   * while the lock is still ours, and releases the lock.
+   */
+  recordAndRelease(event: ChangeEvent, current: CurrentRecord | null): Promise<void>;
   /** Releases the lock if still ours; never removes another holder's lock. */
   release(): Promise<void>;
 }
@@ -48,8 +64,6 @@ export interface Coordinator {
   lockInfo(key: string): Promise<LockInfo | null>;
   /** Removes a lock whoever holds it; true when one was there. */
   forceUnlock(key: string): Promise<boolean>;
-  /** Mirrors the revision (deleting the mirror key for a delete) and broadcasts the event. */
-  recordChange(event: ChangeEvent): Promise<void>;
   /** The mirrored revisions of these documents (null where absent). */
   readMirror(keys: readonly string[]): Promise<Map<string, string | null>>;
   close(): Promise<void>;

@@ -1,13 +1,14 @@
 /**
- * apply, per document: lock → re-read `current` → stale unless it is the plan's base → write the
- * revision (idempotent) → check the lock is still ours → move `current` → mirror and broadcast →
- * unlock. Documents are independent; one failure never stops or corrupts another.
+ * apply, per document: lock → learn `current` (from the coordinator's record where it vouches for
+ * it, else from the store) → stale unless it is the plan's base → write the revision (idempotent)
+ * → check the lock is still ours → move `current` → mirror, broadcast and record → unlock.
+ * Documents are independent; one failure never stops or corrupts another.
  */
 import { createHash } from 'node:crypto';
 import { StaticsError, messageOf } from '../errors.js';
 import type { ApplyReport, ApplySummary, EntryResult, Plan, PlanEntry, Transition } from '../model.js';
 import type { ChangeEvent, Coordinator } from '../coord/types.js';
-import type { RevisionStore } from '../store/types.js';
+import type { CurrentRecord, RevisionStore } from '../store/types.js';
 import { mapConcurrent } from '../util/concurrency.js';
 
 export interface ApplyOptions {
@@ -52,7 +53,7 @@ export async function applyEntry(entry: Actionable, store: RevisionStore, coord:
     const bytes = entry.content ? decodeContent(entry) : null;
     lock = await coord.acquire(entry.key, { operation: options.operation, timeoutMs: options.lockTimeoutMs });
     await options.checkpoint?.('locked', entry.key);
-    const current = (await store.readCurrent([entry.key])).get(entry.key) ?? null;
+    const current = lock.recorded !== undefined ? lock.recorded : ((await store.readCurrent([entry.key])).get(entry.key) ?? null);
     const actual = current?.revision ?? null;
     if (actual === entry.revision) return { ...result, outcome: 'already-current' };
     if (actual !== entry.base) return { ...result, outcome: 'stale', actual };
@@ -67,6 +68,7 @@ export async function applyEntry(entry: Actionable, store: RevisionStore, coord:
       ...(options.actor ? { actor: options.actor } : {}),
     };
 
+    let now: CurrentRecord | null = null;
     if (entry.action === 'delete') {
       await lock.assertHeld();
       await store.deleteCurrent(entry.key, transition, current!);
@@ -83,10 +85,10 @@ export async function applyEntry(entry: Actionable, store: RevisionStore, coord:
       await options.checkpoint?.('revision-written', entry.key);
       // The last moment to notice a lost lock: after this, `current` moves.
       await lock.assertHeld();
-      await store.setCurrent(entry.key, transition, current);
+      now = await store.setCurrent(entry.key, transition, current);
     }
     await options.checkpoint?.('current-moved', entry.key);
-    await coord.recordChange(eventOf(entry.key, transition));
+    await lock.recordAndRelease(eventOf(entry.key, transition), now);
     await options.checkpoint?.('recorded', entry.key);
     return { ...result, outcome: 'applied' };
   } catch (error) {
@@ -140,7 +142,7 @@ async function repairMirror(plan: Plan, results: EntryResult[], store: RevisionS
       const revision = current?.revision ?? null;
       if (mirror === revision) return false;
       const at = (options.now ?? (() => new Date()))().toISOString();
-      await coord.recordChange({ version: 1, key, action: revision ? 'update' : 'delete', revision, previous: mirror, at });
+      await lock.recordAndRelease({ version: 1, key, action: revision ? 'update' : 'delete', revision, previous: mirror, at }, current);
       return true;
     } catch {
       // Best effort: the next run tries again; the documents themselves are already right.

@@ -140,7 +140,7 @@ export class LocalStore implements RevisionStore {
     }
   }
 
-  async setCurrent(key: string, transition: Transition, expected: CurrentRecord | null): Promise<void> {
+  async setCurrent(key: string, transition: Transition, expected: CurrentRecord | null): Promise<CurrentRecord> {
     const revision = transition.revision;
     if (!revision) throw new StaticsError('internal', `setCurrent needs a revision for ${key}`);
     await this.fence(key, expected);
@@ -151,6 +151,7 @@ export class LocalStore implements RevisionStore {
     const record = { revision, transitions: nextTransitions(transition, expected) };
     await this.appendHistory(key, transition);
     await atomicWrite(path.join(this.documentDir(key), 'current'), JSON.stringify(record, null, 2) + '\n');
+    return record;
   }
 
   async deleteCurrent(key: string, transition: Transition, expected: CurrentRecord): Promise<void> {

@@ -615,7 +615,7 @@ export class S3Store implements RevisionStore {
     return revisions;
   }
 
-  async setCurrent(key: string, transition: Transition, expected: CurrentRecord | null): Promise<void> {
+  async setCurrent(key: string, transition: Transition, expected: CurrentRecord | null): Promise<CurrentRecord> {
     const revision = transition.revision;
     if (!revision || !isRevision(revision)) throw new StaticsError('internal', `setCurrent needs a revision for ${key}`);
     // Never point `current` at a revision that is not there (known when this store just wrote it).
@@ -634,6 +634,8 @@ export class S3Store implements RevisionStore {
       WebsiteRedirectLocation: `/${this.objectKey(key, revision)}`,
       Metadata: { [TRANSITIONS_META]: encodeTransitions(nextTransitions(transition, expected)) },
     };
+    // What a later read will find: the transitions that fitted the metadata budget.
+    const stored: CurrentRecord = { revision, transitions: decodeTransitions(input.Metadata![TRANSITIONS_META]) };
     const conditions = expected ? { IfMatch: expected.tag ?? currentEtag(expected.revision) } : { IfNoneMatch: '*' };
     try {
       await this.putConditionally(input, conditions);
@@ -645,6 +647,7 @@ export class S3Store implements RevisionStore {
       }
       throw await this.toStoreError(error, `move of current of ${key}`);
     }
+    return stored;
   }
 
   async deleteCurrent(key: string, _transition: Transition, expected: CurrentRecord): Promise<void> {

@@ -63,8 +63,9 @@ export interface RevisionStore {
   /**
    * Moves `current` to `transition.revision`, recording the transition. `expected` is what the
    * caller read under its lock: a store that can fence on it (If-Match) refuses when it moved.
+   * Returns `current` as now stored (its transitions trimmed as the store keeps them).
    */
-  setCurrent(key: string, transition: Transition, expected: CurrentRecord | null): Promise<void>;
+  setCurrent(key: string, transition: Transition, expected: CurrentRecord | null): Promise<CurrentRecord>;
 
   /** Removes `current` (revisions stay), recording the transition where history survives it. */
   deleteCurrent(key: string, transition: Transition, expected: CurrentRecord): Promise<void>;

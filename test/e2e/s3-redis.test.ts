@@ -131,7 +131,11 @@ describe('plan and apply against S3 and Redis', () => {
 
       // An edit publishes exactly one more event, for that document.
       await writeFile(path.join(dir, 'documents/payments/flags/checkout.yaml'), 'enabled: true\npercent: 50\n');
+      const recorder = s3.record();
       expect((await cli(['apply', dir, '--auto-approve'])).code).toBe(0);
+      // Under the lock, Redis' record of the last write vouches for `current`: it is written, not read again.
+      const touchingCurrent = recorder.stop().filter((request) => request.url.split('?')[0]!.endsWith('/checkout/current'));
+      expect(touchingCurrent.map((request) => request.method)).toEqual(['PUT']);
       await new Promise((resolve) => setTimeout(resolve, 200));
       expect(events).toHaveLength(4);
       expect(events[3]).toMatchObject({ key: 'payments/flags/checkout', previous: checkoutRevision });

@@ -91,7 +91,12 @@ class Writer {
     if (!this.coord) return;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.coord.recordChange(event);
+        const lock = await this.coord.acquire(event.key, { operation: 'test writer', timeoutMs: 2_000 });
+        try {
+          return await lock.recordAndRelease(event, this.records.get(event.key) ?? null);
+        } finally {
+          await lock.release().catch(() => {});
+        }
       } catch (error) {
         if (attempt > 100) throw error;
         await sleep(50);

@@ -7,7 +7,8 @@ import addFormatsModule from 'ajv-formats';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CHANGES_CHANNEL, EVENTS_STREAM, RedisCoordinator, lockKey, mirrorKey, redactRedisUrl, type RedisCoordinatorOptions } from '../../src/coord/redis.js';
-import type { ChangeEvent, HeldLock } from '../../src/coord/types.js';
+import type { ChangeEvent, Coordinator, HeldLock } from '../../src/coord/types.js';
+import type { CurrentRecord } from '../../src/store/types.js';
 import { StaticsError } from '../../src/errors.js';
 import { freePort, startRedis, type TestRedis } from '../support/redis.js';
 
@@ -76,6 +77,16 @@ async function until<T>(probe: () => T | undefined | Promise<T | undefined>, ms 
 
 let counter = 0;
 const freshKey = (): string => `app/lock/k${++counter}`;
+
+/** What apply does once `current` moved: under the document's lock, record the change. */
+async function recordChange(coord: Coordinator, event: ChangeEvent): Promise<void> {
+  const lock = await coord.acquire(event.key, { operation: 'test', timeoutMs: 1_000 });
+  try {
+    await lock.recordAndRelease(event, event.revision ? { revision: event.revision, transitions: [] } : null);
+  } finally {
+    await lock.release();
+  }
+}
 
 describe('names and URLs', () => {
   it('redacts passwords however the URL is written, and lays out keys by the contract', async () => {
@@ -227,6 +238,109 @@ describe('locks', () => {
   });
 });
 
+describe('records of current', () => {
+  const at = new Date().toISOString();
+  const update = (key: string, name: string, previous: string | null = null): ChangeEvent => ({ version: 1, key, action: 'update', revision: sha(name), previous, at });
+  const written = (name: string, previous: string | null = null): CurrentRecord => ({
+    revision: sha(name),
+    transitions: [{ revision: sha(name), previous, at, action: 'apply' }],
+  });
+
+  it('vouch for the last finished write to the next holder, and for nothing once a write began', async () => {
+    const [a, b] = await Promise.all([open(), open()]);
+    const key = freshKey();
+    const first = await a.acquire(key, { operation: 'first', timeoutMs: 1_000 });
+    expect(first.recorded).toBeUndefined();
+    await first.assertHeld();
+    await first.recordAndRelease(update(key, 'v1'), written('v1'));
+    // Recorded and released in one step.
+    expect(await raw.exists(lockKey('', key))).toBe(0);
+    await first.release();
+
+    const second = await b.acquire(key, { operation: 'second', timeoutMs: 1_000 });
+    expect(second.recorded).toEqual(written('v1'));
+    // A write begins (the lock is confirmed before `current` moves) and never gets recorded.
+    await second.assertHeld();
+    await second.release();
+    const third = await a.acquire(key, { operation: 'third', timeoutMs: 1_000 });
+    expect(third.recorded).toBeUndefined();
+
+    // A recorded delete is known absence.
+    await third.assertHeld();
+    await third.recordAndRelease({ version: 1, key, action: 'delete', revision: null, previous: sha('v1'), at }, null);
+    await third.release();
+    const fourth = await b.acquire(key, { operation: 'fourth', timeoutMs: 1_000 });
+    expect(fourth.recorded).toBeNull();
+    await fourth.release();
+    expect(await raw.pttl(`record:${key.replaceAll('/', ':')}`)).toBeGreaterThan(0);
+  });
+
+  it('are not kept by a writer whose lock was taken, though its change is still broadcast', async () => {
+    const coord = await open();
+    const key = freshKey();
+    const lock = await coord.acquire(key, { operation: 'slow', timeoutMs: 1_000 });
+    await raw.set(lockKey('', key), 'someone else');
+    await lock.recordAndRelease(update(key, 'late'), written('late'));
+    expect(await raw.get(mirrorKey('', key))).toBe(sha('late'));
+    expect(await raw.exists(`record:${key.replaceAll('/', ':')}`)).toBe(0);
+    expect(await raw.get(lockKey('', key))).toBe('someone else');
+    await raw.del(lockKey('', key));
+    const next = await coord.acquire(key, { operation: 'next', timeoutMs: 1_000 });
+    expect(next.recorded).toBeUndefined();
+    await next.release();
+  });
+
+  it('are not trusted after Redis restarts, even with its data kept (a snapshot may be older)', async () => {
+    const durable = await startRedis({ persistent: true });
+    try {
+      const before = await open({ url: durable.url });
+      const key = freshKey();
+      const lock = await before.acquire(key, { operation: 'before', timeoutMs: 1_000 });
+      await lock.assertHeld();
+      await lock.recordAndRelease(update(key, 'v1'), written('v1'));
+      await lock.release();
+      expect((await before.acquire(key, { operation: 'check', timeoutMs: 1_000 })).recorded).toEqual(written('v1'));
+      await before.close();
+
+      await durable.restart();
+      const after = await open({ url: durable.url });
+      const check = rawClient(durable.url);
+      expect(await check.hget(`record:${key.replaceAll('/', ':')}`, 'revision')).toBe(sha('v1'));
+      await check.del(lockKey('', key));
+      const untrusted = await after.acquire(key, { operation: 'after', timeoutMs: 1_000 });
+      expect(untrusted.recorded).toBeUndefined();
+      // Recorded again by this server process, it is trusted again.
+      await untrusted.assertHeld();
+      await untrusted.recordAndRelease(update(key, 'v2', sha('v1')), written('v2', sha('v1')));
+      await untrusted.release();
+      const trusted = await after.acquire(key, { operation: 'again', timeoutMs: 1_000 });
+      expect(trusted.recorded).toEqual(written('v2', sha('v1')));
+      await trusted.release();
+    } finally {
+      await Promise.all(opened.splice(0).map((coord) => coord.close()));
+      await durable.stop();
+    }
+  });
+
+  it('are neither trusted nor kept where an ACL refuses INFO to scripts; locks work as before', async () => {
+    await raw.call('ACL', 'SETUSER', 'noinfo', 'on', '>secret', '~*', '&*', '+@all', '-info');
+    const url = main.url.replace('redis://', 'redis://noinfo:secret@');
+    const [coord, other] = await Promise.all([open({ url }), open({ url })]);
+    const key = freshKey();
+    const lock = await coord.acquire(key, { operation: 'no info', timeoutMs: 1_000 });
+    expect(lock.recorded).toBeUndefined();
+    expect((await failure(other.acquire(key, { operation: 'waits', timeoutMs: 100 }))).code).toBe('lock-timeout');
+    await lock.assertHeld();
+    await lock.recordAndRelease(update(key, 'v1'), written('v1'));
+    await lock.release();
+    expect(await raw.get(mirrorKey('', key))).toBe(sha('v1'));
+    expect(await raw.exists(`record:${key.replaceAll('/', ':')}`)).toBe(0);
+    const next = await coord.acquire(key, { operation: 'next', timeoutMs: 1_000 });
+    expect(next.recorded).toBeUndefined();
+    await next.release();
+  });
+});
+
 describe('changes', () => {
   it('mirror the revision, append to the stream and publish the event with its stream id', async () => {
     const coord = await open();
@@ -238,7 +352,7 @@ describe('changes', () => {
     await subscriber.subscribe(CHANGES_CHANNEL);
 
     const update: ChangeEvent = { version: 1, key: 'web/flags/checkout', action: 'update', revision: sha('v1'), previous: null, at: new Date().toISOString(), commit: sha('c').slice(0, 40) };
-    await coord.recordChange(update);
+    await recordChange(coord, update);
     expect(await raw.get('web:flags:checkout')).toBe(sha('v1'));
     const published = JSON.parse(await until(() => messages[0]));
     const [[id, fields]] = (await raw.xrevrange(EVENTS_STREAM, '+', '-', 'COUNT', 1)) as [string, string[]][];
@@ -249,7 +363,7 @@ describe('changes', () => {
     expect(validateEvent(JSON.parse(fields[1]!)), ajv.errorsText(validateEvent.errors)).toBe(true);
 
     const removal: ChangeEvent = { version: 1, key: 'web/flags/checkout', action: 'delete', revision: null, previous: sha('v1'), at: new Date().toISOString() };
-    await coord.recordChange(removal);
+    await recordChange(coord, removal);
     expect(await raw.exists('web:flags:checkout')).toBe(0);
     const deleted = JSON.parse(await until(() => messages[1]));
     expect(deleted).toMatchObject({ ...removal, stream: expect.stringMatching(/^\d+-\d+$/) });
@@ -261,13 +375,13 @@ describe('changes', () => {
     expect(validateEvent({ ...update, key: 'web/flags' })).toBe(false);
     expect(validateEvent({ ...update, at: 'yesterday' })).toBe(false);
     expect(validateEvent({ ...update, extra: true })).toBe(false);
-    expect((await failure(coord.recordChange({ ...update, revision: null }))).code).toBe('internal');
+    expect((await failure(recordChange(coord, { ...update, revision: null }))).code).toBe('internal');
   });
 
   it('keep the stream capped', async () => {
     const coord = await open({ namespace: 'capped:', streamMaxLength: 10 });
     for (let i = 0; i < 400; i++) {
-      await coord.recordChange({ version: 1, key: `cap/doc/d${i}`, action: 'update', revision: sha(`r${i}`), previous: null, at: new Date().toISOString() });
+      await recordChange(coord, { version: 1, key: `cap/doc/d${i}`, action: 'update', revision: sha(`r${i}`), previous: null, at: new Date().toISOString() });
     }
     // MAXLEN ~ trims whole stream nodes (100 entries by default), so the length stays near the cap.
     expect(await raw.xlen(`capped:${EVENTS_STREAM}`)).toBeLessThan(200);
@@ -278,7 +392,7 @@ describe('changes', () => {
     const keys = Array.from({ length: 2_500 }, (_, i) => `bulk/doc/d${i}`);
     const present = keys.filter((_, i) => i % 3 !== 0);
     await raw.mset(Object.fromEntries(present.map((key) => [mirrorKey('', key), sha(key)])));
-    await coord.recordChange({ version: 1, key: keys[0]!, action: 'update', revision: sha('zero'), previous: null, at: new Date().toISOString() });
+    await recordChange(coord, { version: 1, key: keys[0]!, action: 'update', revision: sha('zero'), previous: null, at: new Date().toISOString() });
     const mirror = await coord.readMirror(keys);
     expect(mirror.size).toBe(2_500);
     keys.forEach((key, i) => expect(mirror.get(key)).toBe(i === 0 ? sha('zero') : i % 3 === 0 ? null : sha(key)));
@@ -298,7 +412,7 @@ describe('namespaces', () => {
     const seen: string[] = [];
     subscriber.on('pmessage', (_pattern: string, channel: string) => seen.push(channel));
     await subscriber.psubscribe(`*${CHANGES_CHANNEL}`);
-    await blue.recordChange({ version: 1, key, action: 'update', revision: sha('blue'), previous: null, at: new Date().toISOString() });
+    await l1.recordAndRelease({ version: 1, key, action: 'update', revision: sha('blue'), previous: null, at: new Date().toISOString() }, { revision: sha('blue'), transitions: [] });
     await until(() => (seen.length ? true : undefined));
     await sleep(50);
     expect(seen).toEqual([`blue:${CHANGES_CHANNEL}`]);
@@ -379,7 +493,7 @@ describe('connecting', () => {
       const key = 'tls/doc/one';
       const lock = await coord.acquire(key, { operation: 'tls', timeoutMs: 1_000 });
       await lock.assertHeld();
-      await coord.recordChange({ version: 1, key, action: 'update', revision: sha('tls'), previous: null, at: new Date().toISOString() });
+      await lock.recordAndRelease({ version: 1, key, action: 'update', revision: sha('tls'), previous: null, at: new Date().toISOString() }, { revision: sha('tls'), transitions: [] });
       expect((await coord.readMirror([key])).get(key)).toBe(sha('tls'));
       await lock.release();
 

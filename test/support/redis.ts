@@ -16,7 +16,7 @@ export interface TestRedis {
   /** PEM of the self-signed certificate, when started with `tls: true` (trust it as the CA). */
   ca?: string;
   stop(): Promise<void>;
-  /** Same port, empty data. */
+  /** Same port; empty data unless started `persistent`. */
   restart(): Promise<void>;
   /** SIGSTOP: the server keeps its sockets but answers nothing. */
   pause(): void;
@@ -27,6 +27,8 @@ export interface StartRedisOptions {
   password?: string;
   /** Serve TLS only (rediss://) with a fresh self-signed certificate for 127.0.0.1. */
   tls?: boolean;
+  /** Keep data across `restart` (append-only file, fsync on every write). */
+  persistent?: boolean;
 }
 
 const live = new Set<ChildProcess>();
@@ -66,7 +68,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<TestR
     const args = [
       '--bind', '127.0.0.1',
       '--save', '',
-      '--appendonly', 'no',
+      ...(options.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
       '--dir', dir,
       '--daemonize', 'no',
       '--loglevel', 'warning',
