@@ -6,7 +6,7 @@ export interface PlanChoices {
   targets: string[];
   allowMassDelete: boolean;
   toolVersion: string;
-  commit?: string;
+  commit?: string | Promise<string | undefined>;
 }
 
 /** The engine's plan options from settings: the same for the CLI and the action. */

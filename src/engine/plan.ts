@@ -21,7 +21,8 @@ export interface PlanOptions {
   /** Lets a plan delete more than the guard allows, or every document. */
   allowMassDelete: boolean;
   toolVersion: string;
-  commit?: string;
+  /** The repository's commit; may still be being looked up (git runs beside the plan). */
+  commit?: string | Promise<string | undefined>;
   /** Reads of the store at once. */
   concurrency?: number;
   now?: () => Date;
@@ -32,11 +33,16 @@ export async function createPlan(store: RevisionStore, options: PlanOptions): Pr
   // The listing runs while the repository is read: both are the slow parts. Documents are
   // settled page by page as it goes, not all at its end.
   const progress = new ListingProgress();
-  const listingPromise = store.listCurrent({ onProgress: (listing, settled) => progress.update(listing, settled) });
+  let sent!: () => void;
+  const requestSent = new Promise<void>((resolve) => (sent = resolve));
+  const listingPromise = store.listCurrent({ onProgress: (listing, settled) => progress.update(listing, settled), onSent: () => sent() });
   listingPromise.then(
     (listing) => progress.update(listing, () => true),
     (error: unknown) => progress.fail(error),
   );
+  // Loading schemas and the parse cache holds the CPU for a while: let the first listing request
+  // leave first, so the store works on it meanwhile.
+  await Promise.race([requestSent, listingPromise.then(() => {}, () => {})]);
 
   const problems: Problem[] = [];
   const loaded = await loadSchemas(options.dir);
@@ -176,6 +182,7 @@ async function planWith(store: RevisionStore, options: PlanOptions, context: Pla
     if (unmanaged > 0) summary.unmanaged = unmanaged;
   }
   guardDeletions(summary, listing.size, options);
+  const commit = await options.commit;
 
   return {
     format: PLAN_FORMAT,
@@ -183,7 +190,7 @@ async function planWith(store: RevisionStore, options: PlanOptions, context: Pla
     id: planIdentity(entries),
     createdAt: (options.now ?? (() => new Date()))().toISOString(),
     tool: { name: 'statics', version: options.toolVersion },
-    source: { dir: options.dir, ...(options.commit ? { commit: options.commit } : {}) },
+    source: { dir: options.dir, ...(commit ? { commit } : {}) },
     store: store.description,
     options: { prune: options.prune, targets: options.targets },
     summary,

@@ -13,6 +13,7 @@ import { mapConcurrent } from '../util/concurrency.js';
 import {
   nextTransitions,
   type CurrentListing,
+  type ListOptions,
   type CurrentRecord,
   type RevisionInfo,
   type RevisionStore,
@@ -35,7 +36,8 @@ export class LocalStore implements RevisionStore {
   }
 
   /** No pages here: progress is the whole listing at once. */
-  async listCurrent(): Promise<Map<string, CurrentListing>> {
+  async listCurrent(options: ListOptions = {}): Promise<Map<string, CurrentListing>> {
+    options.onSent?.();
     const keys = await this.listDocumentKeys();
     const records = await this.readCurrent(keys);
     const listing = new Map<string, CurrentListing>();

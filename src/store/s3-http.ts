@@ -90,9 +90,9 @@ export class S3Http {
   }
 
   /** One page of ListObjects (v1) under `prefix` after `marker`; undefined to use the SDK. */
-  async list(prefix: string, marker: string | undefined): Promise<ListPage | undefined> {
+  async list(prefix: string, marker: string | undefined, onSent?: () => void): Promise<ListPage | undefined> {
     const query = [`marker=${encodeQuery(marker ?? '')}`, `prefix=${encodeQuery(prefix)}`].join('&');
-    const response = await this.send('GET', '', query);
+    const response = await this.send('GET', '', query, undefined, {}, onSent);
     if (!response || response.status !== 200) return undefined;
     return parseListing(response.body.toString('utf8'));
   }
@@ -102,7 +102,14 @@ export class S3Http {
     this.agents.https.destroy();
   }
 
-  private async send(method: string, path: string, query: string, body?: Buffer, extra: Record<string, string> = {}): Promise<ReadResponse | undefined> {
+  private async send(
+    method: string,
+    path: string,
+    query: string,
+    body?: Buffer,
+    extra: Record<string, string> = {},
+    onSent?: () => void,
+  ): Promise<ReadResponse | undefined> {
     if (!this.usable) return undefined;
     let target: Target | null;
     let credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
@@ -146,6 +153,7 @@ export class S3Http {
       );
       request.on('timeout', () => request.destroy(new Error('timed out')));
       request.on('error', () => resolve(undefined));
+      if (onSent) request.once('finish', onSent);
       request.end(body);
     });
   }

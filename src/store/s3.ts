@@ -412,7 +412,7 @@ export class S3Store implements RevisionStore {
       const key = documentKeyOf(parts.slice(0, 3));
       if (key) add(key, etag);
       return true;
-    }, onPage);
+    }, onPage, options.onSent);
     this.layout = Promise.resolve(prefixed ? 'prefixed' : 'nested');
     return listing;
   }
@@ -422,12 +422,18 @@ export class S3Store implements RevisionStore {
    * paged by marker, not v2: s3rver 3.7 makes v2 continuation tokens with DES, which Node 17+
    * (OpenSSL 3) refuses, so past 1000 keys v2 fails there with a 500. On AWS both are equal.
    */
-  private async listObjects(prefix: string, visit: (key: string, etag: string | undefined) => boolean | void, onPage?: (last: string) => void): Promise<void> {
+  private async listObjects(
+    prefix: string,
+    visit: (key: string, etag: string | undefined) => boolean | void,
+    onPage?: (last: string) => void,
+    onSent?: () => void,
+  ): Promise<void> {
     let marker: string | undefined;
-    for (;;) {
+    for (let first = true; ; first = false) {
       const page =
-        (await this.reads.list(prefix, marker)) ??
+        (await this.reads.list(prefix, marker, first ? onSent : undefined)) ??
         (await this.call('list', async () => {
+          if (first) onSent?.();
           const answer = await this.client.send(new ListObjectsCommand({ Bucket: this.bucket, Prefix: prefix, Marker: marker }));
           const objects = (answer.Contents ?? []).flatMap((object) => (object.Key ? [{ key: object.Key, etag: object.ETag }] : []));
           return { objects, truncated: Boolean(answer.IsTruncated), nextMarker: answer.NextMarker };

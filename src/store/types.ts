@@ -21,6 +21,11 @@ export interface CurrentListing {
 
 export interface ListOptions {
   onProgress?(listing: ReadonlyMap<string, CurrentListing>, settled: (key: string) => boolean): void;
+  /**
+   * Called once the first request of the listing is on the wire (at once by a store that lists
+   * locally), so a caller can start CPU-bound work without holding the request back.
+   */
+  onSent?(): void;
 }
 
 export interface StoredRevision {

@@ -91,7 +91,7 @@ Exit codes: 0 everything applied or already current, 1 any error, stale or faile
             targets: listOption(parsed, 'target'),
             allowMassDelete: flag(parsed, 'allow-mass-delete'),
             toolVersion: context.version,
-            commit: await gitCommit(target),
+            commit: gitCommit(target),
           }),
         ));
       const changes = plan.summary.create + plan.summary.update + plan.summary.delete;

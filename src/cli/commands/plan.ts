@@ -56,8 +56,9 @@ Exit codes: 0 success (with --detailed-exitcode: no changes), 2 changes (only wi
     const out = stringOption(parsed, 'out');
     // Checked before planning: a long plan must not be lost to a typo in --out.
     if (out) await assertWritableFile(path.resolve(io.cwd, out), '--out');
+    // git runs while the plan is made; its answer is needed only at the end.
+    const commit = gitCommit(dir);
     const settings = await settingsFor(dir, parsed, io);
-    const commit = await gitCommit(dir);
     const plan = await withStore(settings, (store) =>
       createPlan(
           store,
