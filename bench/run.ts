@@ -21,7 +21,7 @@ const PROPAGATION_CHANGES = 100;
 
 interface Options {
   docs: number;
-  layout: 'nested' | 'prefixed';
+  layout: 'split' | 'nested';
   runs: number;
   applyDocs: number;
   changedShare: number;
@@ -65,7 +65,7 @@ function parseOptions(): Options {
       runs: { type: 'string' },
       'apply-docs': { type: 'string', default: '1000' },
       changed: { type: 'string', default: '0.01' },
-      layout: { type: 'string', default: 'nested' },
+      layout: { type: 'string', default: 'split' },
       'no-peer': { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       out: { type: 'string', default: path.join(PROJECT_ROOT, 'bench/results/latest.json') },
@@ -80,8 +80,9 @@ function parseOptions(): Options {
   --runs R         timed runs per measurement, the median is reported (default 3, 1 from 50000 docs)
   --apply-docs N   documents changed for the apply measurement (default 1000)
   --changed SHARE  share of documents changed for the second plan (default 0.01)
-  --layout L       where the store keeps current: nested (the default layout) or prefixed
-                   (statics init --current-layout prefixed: one listing returns only pointers)
+  --layout L       where the store keeps revisions: split (under ~revisions/, what a new store
+                   gets: a listing returns only pointers) or nested (beside current, set up
+                   with statics init --layout nested: a listing returns every revision too)
   --only LIST      measure only these, comma-separated: ${SCENARIOS.join(',')}
   --no-peer        skip rclone
   --keep           keep bench/work (the repository, s3rver's data) afterwards
@@ -91,7 +92,7 @@ function parseOptions(): Options {
   const docs = positiveInteger(values.docs!, '--docs');
   const only = new Set(values.only!.split(',').map((name) => name.trim()).filter(Boolean));
   for (const name of only) if (!(SCENARIOS as readonly string[]).includes(name)) throw new Error(`--only: unknown measurement "${name}" (known: ${SCENARIOS.join(', ')})`);
-  if (values.layout !== 'nested' && values.layout !== 'prefixed') throw new Error(`--layout must be nested or prefixed, not "${values.layout}"`);
+  if (values.layout !== 'split' && values.layout !== 'nested') throw new Error(`--layout must be split or nested, not "${values.layout}"`);
   return {
     docs,
     layout: values.layout,
@@ -170,10 +171,10 @@ async function main(): Promise<void> {
     const applyEnv = { ...baseEnv, STATICS_REDIS_URL: redis.url };
     const peerEnv = rcloneEnv(s3.endpoint);
     const clearCache = () => rm(cacheDir, { recursive: true, force: true });
-    if (options.layout === 'prefixed') {
+    if (options.layout === 'nested') {
       // s3rver has no versioning, so init reports that and exits 1; the layout is what matters here.
-      const init = expectCode(await statics(runner, ['init', '--store', STORE_URL, '--current-layout', 'prefixed'], baseEnv), [0, 1], 'statics init');
-      if (!/layout\s+configured/.test(init.stdout)) throw new Error(`statics init did not set the prefixed layout:\n${init.stdout}${init.stderr}`);
+      const init = expectCode(await statics(runner, ['init', '--store', STORE_URL, '--layout', 'nested'], baseEnv), [0, 1], 'statics init');
+      if (!/layout\s+configured/.test(init.stdout)) throw new Error(`statics init did not set the nested layout:\n${init.stdout}${init.stderr}`);
     }
 
     // The starting point: a store already holding every document, as statics itself leaves it.

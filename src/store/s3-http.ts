@@ -90,8 +90,9 @@ export class S3Http {
   }
 
   /** One page of ListObjects (v1) under `prefix` after `marker`; undefined to use the SDK. */
-  async list(prefix: string, marker: string | undefined, onSent?: () => void): Promise<ListPage | undefined> {
-    const query = [`marker=${encodeQuery(marker ?? '')}`, `prefix=${encodeQuery(prefix)}`].join('&');
+  async list(prefix: string, marker: string | undefined, onSent?: () => void, maxKeys?: number): Promise<ListPage | undefined> {
+    // Sorted by name, as SigV4's canonical query string wants them.
+    const query = [`marker=${encodeQuery(marker ?? '')}`, ...(maxKeys ? [`max-keys=${maxKeys}`] : []), `prefix=${encodeQuery(prefix)}`].join('&');
     const response = await this.send('GET', '', query, undefined, {}, onSent);
     if (!response || response.status !== 200) return undefined;
     return parseListing(response.body.toString('utf8'));

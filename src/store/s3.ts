@@ -74,16 +74,22 @@ export const REVISION_CACHE_CONTROL = 'public, max-age=31536000, immutable';
 export const DEFAULT_CURRENT_CACHE_CONTROL = 'no-cache';
 const CURRENT = 'current';
 /**
- * The `prefixed` layout keeps every `current` under `P/.current/` (`.` sorts before any name,
- * and no name starts with it): one listing then returns the pointers and none of the revisions,
- * whatever the history. A store is prefixed when this marker exists (`statics init
- * --current-layout prefixed` writes it); otherwise `current` sits beside its revisions.
+ * Where revisions live. `split` (what a new store gets): `P/~revisions/<d>/<t>/<id>/<rev>`, so
+ * the pointers `P/<d>/<t>/<id>/current` are all a listing of `P/` returns before it reaches
+ * `~revisions/` (`~` sorts after any name): a plan costs one listed key per document, whatever
+ * the history. `nested`: beside `current`, `P/<d>/<t>/<id>/<rev>` (stores made before `split`,
+ * or set up so with `statics init --layout nested`): a listing returns every revision too.
+ * `current` is at the same well-known place in both.
+ *
+ * The layout is written once, as an empty marker object `P/.layout.<layout>` (`.` sorts before
+ * any name, so it is the first key of a listing); a store without one but with objects is nested.
  */
-const PREFIXED_ROOT = '.current/';
-const LAYOUT_MARKER = '.current/.layout';
+const REVISIONS_ROOT = '~revisions/';
+const LAYOUT_MARKER = '.layout.';
 
-/** Where `current` lives: `nested` (P/<d>/<t>/<id>/current, the default) or `prefixed` (P/.current/<d>/<t>/<id>). */
-export type CurrentLayout = 'nested' | 'prefixed';
+export type StoreLayout = 'nested' | 'split';
+/** What a store without documents or marker becomes on its first write. */
+export const DEFAULT_LAYOUT: StoreLayout = 'split';
 const DEFAULT_REGION = 'us-east-1';
 const SILENT_LOGGER = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -207,6 +213,17 @@ class ListedCurrent implements CurrentListing {
   }
 }
 
+/** The layout a marker's key (relative to the prefix) names, if it is one. */
+function layoutOfMarker(relativeKey: string): StoreLayout | undefined {
+  if (!relativeKey.startsWith(LAYOUT_MARKER)) return undefined;
+  const named = relativeKey.slice(LAYOUT_MARKER.length);
+  return named === 'nested' || named === 'split' ? named : undefined;
+}
+
+function describeLayout(layout: StoreLayout): string {
+  return layout === 'split' ? `under ${REVISIONS_ROOT}` : 'beside current';
+}
+
 function normalizeEtag(etag: string | undefined): string {
   return (etag ?? '').replace(/^W\//, '').replace(/"/g, '').toLowerCase();
 }
@@ -237,8 +254,8 @@ export class S3Store implements RevisionStore {
    * needs no second look: revisions are immutable and statics never deletes one. Bounded.
    */
   private readonly knownStored = new Set<string>();
-  /** The store's layout once known (from a listing, or a look at the marker). */
-  private layout: Promise<CurrentLayout> | undefined;
+  /** The store's layout once known (from a listing, or a look at the marker); never 'empty'. */
+  private layout: Promise<StoreLayout> | undefined;
   /** Object reads, writes and listings without the SDK's per-request cost; the SDK does the rest. */
   private readonly reads: S3Http;
 
@@ -319,15 +336,24 @@ export class S3Store implements RevisionStore {
     return `${this.base()}${formatKey(parseKey(key))}/${leaf}`;
   }
 
-  /** The key of a document's `current` in this store's layout. */
-  async currentKey(key: string): Promise<string> {
-    return (await this.currentLayout()) === 'prefixed' ? `${this.base()}${PREFIXED_ROOT}${formatKey(parseKey(key))}` : this.objectKey(key, CURRENT);
+  /** The key of a document's `current`: the same in every layout. */
+  currentKey(key: string): string {
+    return this.objectKey(key, CURRENT);
   }
 
-  /** The layout, from the marker the first time it is needed (a listing tells it for free). */
-  currentLayout(): Promise<CurrentLayout> {
+  /** Where a revision lives in this store's layout (settled on the first write to an empty store). */
+  async revisionKey(key: string, revision: string): Promise<string> {
+    return (await this.storeLayout()) === 'split' ? `${this.base()}${REVISIONS_ROOT}${formatKey(parseKey(key))}/${revision}` : this.objectKey(key, revision);
+  }
+
+  /**
+   * The layout, from the first key of the store the first time it is needed (a listing tells it
+   * for free). A store without documents or marker gets the default marker here: whoever writes
+   * or reads it first settles where revisions live, once.
+   */
+  storeLayout(): Promise<StoreLayout> {
     if (!this.layout) {
-      const detecting = this.detectLayout();
+      const detecting = this.detectLayout().then((found) => (found === 'empty' ? this.writeLayoutMarker(DEFAULT_LAYOUT) : found));
       this.layout = detecting;
       // A failure is not remembered: the next call asks again.
       detecting.catch(() => {
@@ -337,83 +363,85 @@ export class S3Store implements RevisionStore {
     return this.layout;
   }
 
-  private async detectLayout(): Promise<CurrentLayout> {
-    const lean = await this.reads.object('HEAD', `${this.base()}${LAYOUT_MARKER}`);
-    if (lean !== undefined) return lean ? 'prefixed' : 'nested';
+  /** One listed key says it: a marker, another object (a store made before markers: nested), or none. */
+  private async detectLayout(): Promise<StoreLayout | 'empty'> {
+    let first: string | undefined;
+    await this.listObjects(this.base(), (objectKey) => {
+      first = objectKey;
+      return false;
+    }, undefined, undefined, 1);
+    if (first === undefined) return 'empty';
+    return layoutOfMarker(first.slice(this.base().length)) ?? 'nested';
+  }
+
+  private async writeLayoutMarker(layout: StoreLayout): Promise<StoreLayout> {
+    const body = Buffer.alloc(0);
+    const input: PutObjectCommandInput = {
+      Bucket: this.bucket,
+      Key: `${this.base()}${LAYOUT_MARKER}${layout}`,
+      Body: body,
+      ContentLength: 0,
+      ContentMD5: md5Base64(body),
+      ContentType: 'application/octet-stream',
+    };
     try {
-      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: `${this.base()}${LAYOUT_MARKER}` }));
-      return 'prefixed';
+      await this.putConditionally(input, { IfNoneMatch: '*' });
     } catch (error) {
-      if (isNotFound(error)) return 'nested';
-      throw await this.toStoreError(error, 'read of the store layout');
+      if (!isPreconditionFailed(error) && !isConditionalConflict(error)) throw await this.toStoreError(error, 'write of the store layout');
     }
+    // Two first writers at once agree unless one asked for another layout (init): the first key wins.
+    const settled = await this.detectLayout();
+    return settled === 'empty' ? layout : settled;
   }
 
   /**
-   * Makes sure the store uses `layout`: writes the marker for `prefixed` on a store without
-   * documents. A store keeps the layout it started with; changing it is refused.
+   * Makes sure the store uses `layout`: writes its marker on a store without documents. A store
+   * keeps the layout it started with; asking for another is refused.
    */
-  async useCurrentLayout(layout: CurrentLayout): Promise<'unchanged' | 'configured'> {
+  async useLayout(layout: StoreLayout): Promise<'unchanged' | 'configured'> {
     this.layout = undefined;
-    const now = await this.currentLayout();
-    if (now === layout) return 'unchanged';
-    if (layout === 'nested') {
-      throw new StaticsError('config', `${this.description} keeps current under ${PREFIXED_ROOT}; a store keeps the layout it was set up with`);
+    const found = await this.detectLayout();
+    if (found === layout) return 'unchanged';
+    if (found !== 'empty') {
+      throw new StaticsError('config', `${this.description} keeps its revisions ${describeLayout(found)}; a store keeps the layout it was set up with`);
     }
-    if ((await this.listCurrent()).size > 0) {
-      throw new StaticsError('config', `${this.description} already holds documents with current beside their revisions; a store keeps the layout it was set up with`);
-    }
-    const body = Buffer.from(JSON.stringify({ layout: 'prefixed', version: 1 }) + '\n');
-    await this.call('write of the store layout', () =>
-      this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: `${this.base()}${LAYOUT_MARKER}`, Body: body, ContentLength: body.length, ContentMD5: md5Base64(body), ContentType: 'application/json' })),
-    );
-    this.layout = Promise.resolve('prefixed');
+    const settled = await this.writeLayoutMarker(layout);
+    this.layout = Promise.resolve(settled);
+    if (settled !== layout) throw new StaticsError('config', `${this.description} was just set up to keep its revisions ${describeLayout(settled)}`);
     return 'configured';
   }
 
   /**
-   * Every document that has a `current`, from one paginated listing: of the whole prefix in the
-   * nested layout (revisions included), of `P/.current/` alone in the prefixed one. The first
-   * page tells which: the marker sorts before everything a prefixed store holds.
+   * Every document that has a `current`, from one paginated listing of the prefix: in the split
+   * layout it ends where `~revisions/` begins, in the nested one it runs through every revision.
+   * The first key tells which: a marker sorts before everything a store holds.
    */
   async listCurrent(options: ListOptions = {}): Promise<Map<string, CurrentListing>> {
     const listing = new Map<string, CurrentListing>();
     const base = this.base();
-    const marker = base + LAYOUT_MARKER;
-    const prefixedRoot = base + PREFIXED_ROOT;
-    let prefixed = false;
+    const revisionsRoot = base + REVISIONS_ROOT;
+    let layout: StoreLayout | undefined;
     // A document whose every object key the listing has passed is done: its `current` seen or
     // certainly not there.
     const onPage = options.onProgress
       ? (last: string) =>
           options.onProgress!(listing, (key) => {
-            if (prefixed) return listedThrough(`${prefixedRoot}${key}`, last);
             const folder = `${base}${key}/`;
             return !last.startsWith(folder) && listedThrough(folder, last);
           })
       : undefined;
-    const add = (key: string, etag: string | undefined) => {
-      listing.set(key, new ListedCurrent(key, normalizeEtag(etag)));
-    };
     await this.listObjects(base, (objectKey, etag) => {
-      if (objectKey === marker) {
-        prefixed = true;
-        return true;
-      }
-      if (prefixed) {
-        // Past the pointers: the rest of the prefix is revisions.
-        if (!objectKey.startsWith(prefixedRoot)) return false;
-        const key = documentKeyOf(objectKey.slice(prefixedRoot.length).split('/'));
-        if (key) add(key, etag);
-        return true;
-      }
+      if (layout === undefined) layout = layoutOfMarker(objectKey.slice(base.length)) ?? 'nested';
+      // Past the pointers: the rest of the prefix is revisions.
+      if (objectKey.startsWith(revisionsRoot)) return false;
       const parts = objectKey.slice(base.length).split('/');
       if (parts.length !== 4 || parts[3] !== CURRENT) return true;
       const key = documentKeyOf(parts.slice(0, 3));
-      if (key) add(key, etag);
+      if (key) listing.set(key, new ListedCurrent(key, normalizeEtag(etag)));
       return true;
     }, onPage, options.onSent);
-    this.layout = Promise.resolve(prefixed ? 'prefixed' : 'nested');
+    // An empty store's layout is settled by its first write, not by a look.
+    if (layout) this.layout = Promise.resolve(layout);
     return listing;
   }
 
@@ -427,22 +455,23 @@ export class S3Store implements RevisionStore {
     visit: (key: string, etag: string | undefined) => boolean | void,
     onPage?: (last: string) => void,
     onSent?: () => void,
+    maxKeys?: number,
   ): Promise<void> {
     let marker: string | undefined;
     for (let first = true; ; first = false) {
       const page =
-        (await this.reads.list(prefix, marker, first ? onSent : undefined)) ??
+        (await this.reads.list(prefix, marker, first ? onSent : undefined, maxKeys)) ??
         (await this.call('list', async () => {
           if (first) onSent?.();
-          const answer = await this.client.send(new ListObjectsCommand({ Bucket: this.bucket, Prefix: prefix, Marker: marker }));
+          const answer = await this.client.send(new ListObjectsCommand({ Bucket: this.bucket, Prefix: prefix, Marker: marker, MaxKeys: maxKeys }));
           const objects = (answer.Contents ?? []).flatMap((object) => (object.Key ? [{ key: object.Key, etag: object.ETag }] : []));
           return { objects, truncated: Boolean(answer.IsTruncated), nextMarker: answer.NextMarker };
         }));
+      this.bucketSeen = true;
       for (const object of page.objects) {
         // `false` ends the listing: the visitor has all it wants.
         if (visit(object.key, object.etag) === false) return;
       }
-      this.bucketSeen = true;
       // Without a delimiter, the next page starts after the last key (NextMarker is only sent with one).
       const last = page.nextMarker ?? page.objects[page.objects.length - 1]?.key;
       if (!page.truncated || !last || last === marker) return;
@@ -457,7 +486,7 @@ export class S3Store implements RevisionStore {
   }
 
   private async readOneCurrent(key: string): Promise<CurrentRecord | null> {
-    const objectKey = await this.currentKey(key);
+    const objectKey = this.currentKey(key);
     // A HEAD says it all where the redirect names the revision and the ETag proves the body is
     // that revision (md5 of a plain PUT); anything else is read whole.
     const head = this.currentByHead ? await this.reads.object('HEAD', objectKey) : undefined;
@@ -468,7 +497,7 @@ export class S3Store implements RevisionStore {
       const etag = firstHeader(head.headers.etag);
       const redirect = firstHeader(head.headers['x-amz-website-redirect-location']) ?? '';
       const revision = redirect.slice(redirect.lastIndexOf('/') + 1);
-      if (isRevision(revision) && redirect === `/${this.objectKey(key, revision)}` && etag && normalizeEtag(etag) === md5Hex(revision + '\n')) {
+      if (isRevision(revision) && redirect === `/${await this.revisionKey(key, revision)}` && etag && normalizeEtag(etag) === md5Hex(revision + '\n')) {
         return { revision, transitions: decodeTransitions(metadataOf(head.headers)[TRANSITIONS_META]), tag: etag };
       }
       // A server that keeps no redirect or makes no MD5 ETags is read with GET from now on; an
@@ -513,7 +542,7 @@ export class S3Store implements RevisionStore {
     }
     const input: PutObjectCommandInput = {
       Bucket: this.bucket,
-      Key: this.objectKey(key, revision),
+      Key: await this.revisionKey(key, revision),
       Body: bytes,
       ContentLength: bytes.length,
       ContentMD5: md5Base64(bytes),
@@ -566,7 +595,7 @@ export class S3Store implements RevisionStore {
 
   async statRevision(key: string, revision: string): Promise<RevisionInfo | null> {
     if (!isRevision(revision)) return null;
-    const objectKey = this.objectKey(key, revision);
+    const objectKey = await this.revisionKey(key, revision);
     const lean = await this.reads.object('HEAD', objectKey);
     if (lean === null) return null;
     if (lean) {
@@ -588,7 +617,8 @@ export class S3Store implements RevisionStore {
     let bytes: Buffer;
     let mediaType: string;
     let metadata: Record<string, string> | undefined;
-    const lean = await this.reads.object('GET', this.objectKey(key, revision));
+    const objectKey = await this.revisionKey(key, revision);
+    const lean = await this.reads.object('GET', objectKey);
     if (lean === null) return null;
     if (lean) {
       bytes = lean.body;
@@ -596,7 +626,7 @@ export class S3Store implements RevisionStore {
       metadata = metadataOf(lean.headers);
     } else {
       try {
-        const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key, revision) }));
+        const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: objectKey }));
         bytes = Buffer.from((await response.Body?.transformToByteArray()) ?? new Uint8Array());
         mediaType = response.ContentType ?? 'application/octet-stream';
         metadata = response.Metadata;
@@ -612,7 +642,7 @@ export class S3Store implements RevisionStore {
   }
 
   async listRevisions(key: string): Promise<string[]> {
-    const folder = this.objectKey(key, '');
+    const folder = await this.revisionKey(key, '');
     const revisions: string[] = [];
     await this.listObjects(folder, (objectKey) => {
       const name = objectKey.slice(folder.length);
@@ -625,19 +655,20 @@ export class S3Store implements RevisionStore {
     const revision = transition.revision;
     if (!revision || !isRevision(revision)) throw new StaticsError('internal', `setCurrent needs a revision for ${key}`);
     // Never point `current` at a revision that is not there (known when this store just wrote it).
-    if (!this.knownStored.has(this.objectKey(key, revision)) && !(await this.statRevision(key, revision))) {
+    const revisionKey = await this.revisionKey(key, revision);
+    if (!this.knownStored.has(revisionKey) && !(await this.statRevision(key, revision))) {
       throw new StaticsError('store', `revision ${revision} of ${key} is not stored in ${this.description}; current not moved`);
     }
     const body = Buffer.from(`${revision}\n`);
     const input: PutObjectCommandInput = {
       Bucket: this.bucket,
-      Key: await this.currentKey(key),
+      Key: this.currentKey(key),
       Body: body,
       ContentLength: body.length,
       ContentMD5: md5Base64(body),
       ContentType: 'text/plain',
       CacheControl: this.currentCacheControl,
-      WebsiteRedirectLocation: `/${this.objectKey(key, revision)}`,
+      WebsiteRedirectLocation: `/${revisionKey}`,
       Metadata: { [TRANSITIONS_META]: encodeTransitions(nextTransitions(transition, expected)) },
     };
     // What a later read will find: the transitions that fitted the metadata budget.
@@ -657,7 +688,7 @@ export class S3Store implements RevisionStore {
   }
 
   async deleteCurrent(key: string, _transition: Transition, expected: CurrentRecord): Promise<void> {
-    const objectKey = await this.currentKey(key);
+    const objectKey = this.currentKey(key);
     const stale = (error: unknown): StaticsError =>
       new StaticsError('stale', `current of ${key} moved while deleting (expected ${expected.revision})`, undefined, { cause: error });
     try {
@@ -679,7 +710,7 @@ export class S3Store implements RevisionStore {
   }
 
   async history(key: string): Promise<Transition[]> {
-    const objectKey = await this.currentKey(key);
+    const objectKey = this.currentKey(key);
     const versions = this.versionsListable ? await this.listVersions(objectKey) : undefined;
     // No versions at all (or a server that lists none): `current` itself is all there is.
     if (!versions || versions.length === 0) return (await this.headCurrent(objectKey, undefined))?.transitions ?? [];

@@ -98,18 +98,20 @@ describe('plan and apply against S3 and Redis', () => {
       const checkoutRevision = sha256(checkout);
       const robotsRevision = sha256('User-agent: *\n');
       const refundsRevision = sha256('{\n  "enabled": false\n}\n');
+      // A new store keeps revisions apart from the pointers, so a plan lists only the pointers.
       expect(await listKeys(bucket)).toEqual([
-        `config/edge/robots/default/${robotsRevision}`,
+        'config/.layout.split',
         'config/edge/robots/default/current',
-        `config/payments/flags/checkout/${checkoutRevision}`,
         'config/payments/flags/checkout/current',
-        `config/payments/flags/refunds/${refundsRevision}`,
         'config/payments/flags/refunds/current',
+        `config/~revisions/edge/robots/default/${robotsRevision}`,
+        `config/~revisions/payments/flags/checkout/${checkoutRevision}`,
+        `config/~revisions/payments/flags/refunds/${refundsRevision}`,
       ].sort());
 
       const redirect = await s3.websiteGet(bucket, '/config/payments/flags/checkout/current');
       expect(redirect.status).toBe(301);
-      expect(redirect.location).toBe(`/config/payments/flags/checkout/${checkoutRevision}`);
+      expect(redirect.location).toBe(`/config/~revisions/payments/flags/checkout/${checkoutRevision}`);
       const revision = await s3.websiteGet(bucket, redirect.location!);
       expect(revision.status).toBe(200);
       expect(revision.body.toString()).toBe(checkout);

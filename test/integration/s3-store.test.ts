@@ -97,17 +97,19 @@ describe('parseS3Url', () => {
 });
 
 describe.each([
-  ['nested prefix', 'team/configs'],
-  ['empty prefix', ''],
-])('S3Store with a %s', (_label, prefix) => {
+  ['nested prefix', 'team/configs', BUCKET],
+  // A bucket of its own: a store at the root of a bucket holding other stores would see their objects.
+  ['empty prefix', '', 'statics-root'],
+])('S3Store with a %s', (_label, prefix, bucket) => {
   const base = prefix ? `${prefix}/` : '';
   let store: S3Store;
-  beforeAll(() => {
-    store = open(prefix);
+  beforeAll(async () => {
+    if (bucket !== BUCKET) await s3.createBucket(bucket);
+    store = open(prefix, { bucket });
   });
 
   it('describes itself without credentials', () => {
-    expect(store.description).toBe(prefix ? `s3://${BUCKET}/${prefix}` : `s3://${BUCKET}`);
+    expect(store.description).toBe(prefix ? `s3://${bucket}/${prefix}` : `s3://${bucket}`);
     expect(store.description).not.toContain(s3.credentials.secretAccessKey);
   });
 
@@ -127,7 +129,8 @@ describe.each([
     expect(stored?.provenance).toEqual(provenance);
     expect(await store.listRevisions(key)).toEqual([revision]);
 
-    const head = await store.client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `${base}${key}/${revision}` }));
+    // A new store keeps revisions apart from the pointers (the split layout).
+    const head = await store.client.send(new HeadObjectCommand({ Bucket: bucket, Key: `${base}~revisions/${key}/${revision}` }));
     expect(head.CacheControl).toBe('public, max-age=31536000, immutable');
     expect(head.ContentType).toBe('application/json');
     for (const value of Object.values(head.Metadata ?? {})) expect(value).toMatch(/^[\x20-\x7e]*$/);
@@ -156,7 +159,7 @@ describe.each([
 
   it('refuses a current whose body is not a revision', async () => {
     const key = 'app/config/corrupt';
-    await store.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${base}${key}/current`, Body: Buffer.from('not a revision\n') }));
+    await store.client.send(new PutObjectCommand({ Bucket: bucket, Key: `${base}${key}/current`, Body: Buffer.from('not a revision\n') }));
     const error = await rejection(store.readCurrent([key]));
     expect(error.code).toBe('store');
     expect(error.message).toContain(`corrupt current of ${key}`);
@@ -165,11 +168,11 @@ describe.each([
   it('points current at a revision: body, ETag, redirect, headers', async () => {
     const key = 'web/page/home';
     const revision = await publish(store, key, '<h1>hello</h1>\n', 'text/html');
-    const head = await store.client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `${base}${key}/current` }));
+    const head = await store.client.send(new HeadObjectCommand({ Bucket: bucket, Key: `${base}${key}/current` }));
     expect(head.ETag).toBe(`"${md5(`${revision}\n`)}"`);
     expect(head.ETag).toBe(currentEtag(revision));
     expect(head.ContentLength).toBe(65);
-    expect(head.WebsiteRedirectLocation).toBe(`/${base}${key}/${revision}`);
+    expect(head.WebsiteRedirectLocation).toBe(`/${base}~revisions/${key}/${revision}`);
     expect(head.WebsiteRedirectLocation).not.toContain('//');
     expect(head.CacheControl).toBe('no-cache');
     expect(head.ContentType).toBe('text/plain');
@@ -185,11 +188,11 @@ describe.each([
     const html = '<h1>about</h1>\n';
     const revision = await publish(store, key, html, 'text/html; charset=utf-8');
 
-    const redirect = await s3.websiteGet(BUCKET, `/${base}${key}/current`);
+    const redirect = await s3.websiteGet(bucket, `/${base}${key}/current`);
     expect(redirect.status).toBe(301);
-    expect(redirect.location).toBe(`/${base}${key}/${revision}`);
+    expect(redirect.location).toBe(`/${base}~revisions/${key}/${revision}`);
 
-    const target = await s3.websiteGet(BUCKET, redirect.location ?? '');
+    const target = await s3.websiteGet(bucket, redirect.location ?? '');
     expect(target.status).toBe(200);
     expect(target.body.toString()).toBe(html);
     expect(target.contentType).toBe('text/html; charset=utf-8');
@@ -230,7 +233,7 @@ describe.each([
     const expected = (await store.readCurrent([key])).get(key);
     await store.deleteCurrent(key, { revision: null, previous: revisions[2]!, at: new Date().toISOString(), action: 'delete' }, expected!);
     expect((await store.readCurrent([key])).get(key)).toBeNull();
-    expect((await s3.websiteGet(BUCKET, `/${base}${key}/current`)).status).toBe(404);
+    expect((await s3.websiteGet(bucket, `/${base}${key}/current`)).status).toBe(404);
     expect((await store.listRevisions(key)).sort()).toEqual([...revisions].sort());
     // s3rver keeps no versions: a deleted document's history went with its `current`.
     expect(await store.history(key)).toEqual([]);
@@ -352,7 +355,8 @@ describe('listing many documents', () => {
 
   beforeAll(async () => {
     store = open('many', { concurrency: 16 });
-    // 350 documents x (2 revisions + current) = 1050 objects: the listing needs two pages.
+    // 350 documents x (2 revisions + current) = 1050 objects beside each other: the listing needs two pages.
+    await store.useLayout('nested');
     await mapConcurrent(keys, 16, async (key) => {
       for (const text of [`${key} old\n`, `${key} new\n`]) {
         const { bytes, revision } = doc(text);
@@ -499,7 +503,7 @@ describe('configureBucket', () => {
     expect(website.IndexDocument?.Suffix).toBe('index.html');
     const revision = await publish(store, 'a/b/c', 'configured\n', 'text/plain');
     const redirect = await s3.websiteGet('statics-init', '/cfg/a/b/c/current');
-    expect([redirect.status, redirect.location]).toEqual([301, `/cfg/a/b/c/${revision}`]);
+    expect([redirect.status, redirect.location]).toEqual([301, `/cfg/~revisions/a/b/c/${revision}`]);
 
     const second = await configureBucket(store, { createBucket: true, noncurrentVersionDays: 30 });
     expect(second.map((step) => [step.setting, step.status])).toEqual([

@@ -47,6 +47,8 @@ export interface TestS3 {
   websiteEndpoint: string;
   credentials: { accessKeyId: string; secretAccessKey: string };
   region: string;
+  /** An SDK client of this server, for writing or listing behind the store's back. */
+  client: S3Client;
   createBucket(name: string): Promise<void>;
   /** Environment for subprocesses: AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION. */
   env(): Record<string, string>;
@@ -93,6 +95,7 @@ export async function startS3(): Promise<TestS3> {
     websiteEndpoint: endpoint,
     credentials,
     region: REGION,
+    client,
     websiteHost,
     async createBucket(name) {
       await client.send(new CreateBucketCommand({ Bucket: name }));

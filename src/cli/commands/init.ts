@@ -14,13 +14,14 @@ Configures the store's bucket for statics, idempotently:
   website      static website hosting, so GET …/current answers a redirect to the revision
   versioning   keeps every move of current, for deep history and rollback
   lifecycle    (with --noncurrent-days N) expires old versions of current after N days
-  layout       (with --current-layout prefixed, on a store without documents) keeps every
-               current under PREFIX/.current/<domain>/<type>/<id>, so a plan lists only them
+  layout       (with --layout, on a store without documents) where revisions live: split
+               (PREFIX/~revisions/<domain>/<type>/<id>/<revision>, what a new store gets
+               anyway: a plan lists only the pointers) or nested (beside current)
 
 Options:
   --create-bucket          create the bucket when it does not exist
   --noncurrent-days N      add the lifecycle rule
-  --current-layout LAYOUT  nested (current beside its revisions, the default) or prefixed
+  --layout LAYOUT          split (the default for a new store) or nested
   --dir DIR                the repository whose statics.yaml names the store (default .)
   --store URL              s3://bucket/prefix (env STATICS_STORE)
 
@@ -32,11 +33,11 @@ line says what that means for you.`,
       dir: { type: 'string' },
       'create-bucket': { type: 'boolean' },
       'noncurrent-days': { type: 'string' },
-      'current-layout': { type: 'string' },
+      layout: { type: 'string' },
     }, 0);
-    const layout = stringOption(parsed, 'current-layout');
-    if (layout !== undefined && layout !== 'nested' && layout !== 'prefixed') {
-      throw new StaticsError('usage', `init: --current-layout must be nested or prefixed, not "${layout}"`);
+    const layout = stringOption(parsed, 'layout');
+    if (layout !== undefined && layout !== 'nested' && layout !== 'split') {
+      throw new StaticsError('usage', `init: --layout must be split or nested, not "${layout}"`);
     }
     const days = stringOption(parsed, 'noncurrent-days');
     if (days !== undefined && !/^[1-9][0-9]{0,4}$/.test(days)) {
@@ -56,8 +57,8 @@ line says what that means for you.`,
         ...(days ? { noncurrentVersionDays: Number(days) } : {}),
       });
       if (layout) {
-        const status = await store.useCurrentLayout(layout);
-        steps.push({ setting: 'layout', status, detail: layout === 'prefixed' ? 'every current is under .current/: a plan lists the pointers, not the revisions' : 'current sits beside its revisions' });
+        const status = await store.useLayout(layout);
+        steps.push({ setting: 'layout', status, detail: layout === 'split' ? 'revisions under ~revisions/: a plan lists the pointers, not the revisions' : 'revisions beside current: a plan lists them all' });
       }
       const width = Math.max(...steps.map((s) => s.setting.length));
       for (const step of steps) io.stdout.write(`${step.setting.padEnd(width)}  ${step.status}: ${step.detail}\n`);

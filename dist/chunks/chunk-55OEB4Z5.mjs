@@ -1,2 +1,0 @@
-import { createRequire as __staticsCreateRequire } from 'node:module'; const require = __staticsCreateRequire(import.meta.url);
-function t(r){if(!r?.owner)return"";let{host:e,pid:o,operation:i,since:n}=r.owner;return` (held by ${i} on ${e}, pid ${o}, since ${n})`}function s(r){return JSON.stringify({version:r.version,key:r.key,action:r.action,revision:r.revision,previous:r.previous,at:r.at,...r.commit?{commit:r.commit}:{},...r.stream?{stream:r.stream}:{}})}export{t as a,s as b};

@@ -1,0 +1,2 @@
+import { createRequire as __staticsCreateRequire } from 'node:module'; const require = __staticsCreateRequire(import.meta.url);
+function t(r){if(!r?.owner)return"";let{host:e,pid:o,operation:n,since:i}=r.owner;return` (held by ${n} on ${e}, pid ${o}, since ${i})`}function s(r){return JSON.stringify({version:r.version,key:r.key,action:r.action,revision:r.revision,previous:r.previous,at:r.at,...r.commit?{commit:r.commit}:{},...r.stream?{stream:r.stream}:{}})}export{t as a,s as b};
