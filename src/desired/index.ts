@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { formatProblem, messageOf, type Problem } from '../errors.js';
 import type { DesiredDocument } from '../model.js';
 import { loadSchemas, type SchemaSet } from '../validate/schemas.js';
-import { ParseCache } from './cache.js';
+import { checkedSchemaSets, ParseCache } from './cache.js';
 import { mediaTypeFor, STRUCTURED_MEDIA_TYPE } from './media.js';
 import { defaultThreadCount, defaultWorkerUrl, PreparePool } from './pool.js';
 import { prepareDocument, tooLarge, type DesiredItem, type DesiredSettings } from './prepare.js';
@@ -44,7 +44,7 @@ export async function* readDesired(
 ): AsyncGenerator<DesiredRead> {
   let schemas = options.schemas;
   if (!schemas) {
-    const loaded = await loadSchemas(root);
+    const loaded = await loadSchemas(root, { ...(settings.cacheDir ? { checked: checkedSchemaSets(settings.cacheDir) } : {}) });
     schemas = loaded.schemas;
     for (const problem of loaded.problems) yield { problem };
   }

@@ -5,6 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { messageOf } from '../errors.js';
 import { loadSchemas, type SchemaSet } from '../validate/schemas.js';
+import { checkedSchemaSets } from './cache.js';
 import { prepareDocument, type DesiredItem, type DesiredSettings } from './prepare.js';
 import { problemAt, type DesiredFile } from './walk.js';
 
@@ -27,7 +28,8 @@ process.env = { ...process.env };
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
-const schemas: Promise<SchemaSet> = loadSchemas(init.root).then((loaded) => loaded.schemas);
+const checked = init.settings.cacheDir ? checkedSchemaSets(init.settings.cacheDir) : undefined;
+const schemas: Promise<SchemaSet> = loadSchemas(init.root, { ...(checked ? { checked } : {}) }).then((loaded) => loaded.schemas);
 
 port.on('message', (tasks: WorkerTask[]) => {
   schemas.then(

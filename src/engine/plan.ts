@@ -1,5 +1,6 @@
 /** plan = desired documents vs the store's `current`: create, update, delete or no-op per document. */
 import { ParseCache, readDesired, type DesiredSettings, type KnownDocument } from '../desired/index.js';
+import { checkedSchemaSets } from '../desired/cache.js';
 import { ProblemsError, StaticsError, type Problem } from '../errors.js';
 import type { DesiredDocument, DocumentKind, Plan, PlanContent, PlanEntry, PlanSummary } from '../model.js';
 import { PLAN_FORMAT, PLAN_FORMAT_VERSION } from '../model.js';
@@ -45,7 +46,7 @@ export async function createPlan(store: RevisionStore, options: PlanOptions): Pr
   await Promise.race([requestSent, listingPromise.then(() => {}, () => {})]);
 
   const problems: Problem[] = [];
-  const loaded = await loadSchemas(options.dir);
+  const loaded = await loadSchemas(options.dir, { ...(options.desired.cacheDir ? { checked: checkedSchemaSets(options.desired.cacheDir) } : {}) });
   problems.push(...loaded.problems);
   const cache = options.desired.cacheDir ? await ParseCache.open(options.desired.cacheDir, options.dir, loaded.schemas.digest) : undefined;
   try {

@@ -34,10 +34,25 @@ export interface ListPage {
   nextMarker: string | undefined;
 }
 
-interface Target {
+export interface Target {
   /** Origin and path up to (path-style: including) the bucket, without a trailing slash. */
   base: URL;
   signingRegion: string;
+}
+
+export interface Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+/** Where requests go and how they are signed: known up front, or learnt from the SDK's configuration. */
+export interface LeanConfig {
+  /** Null where this path does not know how to address the bucket (the SDK is used instead). */
+  target(): Promise<Target | null>;
+  credentials(): Promise<Credentials>;
+  /** Milliseconds to add to the local clock (the SDK's correction after a clock-skew error). */
+  clockOffset(): number;
 }
 
 export class S3Http {
@@ -48,8 +63,7 @@ export class S3Http {
   private usable = true;
 
   constructor(
-    private readonly client: S3Client,
-    private readonly bucket: string,
+    private readonly config: LeanConfig,
     maxSockets: number,
   ) {
     this.agents = { http: new http.Agent({ keepAlive: true, maxSockets }), https: new https.Agent({ keepAlive: true, maxSockets }) };
@@ -113,17 +127,17 @@ export class S3Http {
   ): Promise<ReadResponse | undefined> {
     if (!this.usable) return undefined;
     let target: Target | null;
-    let credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+    let credentials: Credentials;
     try {
       target = await this.resolveTarget();
-      credentials = await this.client.config.credentials();
+      credentials = await this.config.credentials();
     } catch {
       return undefined;
     }
     if (!target) return undefined;
     const url = new URL(target.base.href);
     url.pathname = `${url.pathname.replace(/\/$/, '')}${path}` || '/';
-    const offset = Number((this.client.config as { systemClockOffset?: number }).systemClockOffset ?? 0) || 0;
+    const offset = this.config.clockOffset();
     const amzDate = new Date(Date.now() + offset).toISOString().replace(/[:-]|\.\d{3}/g, '');
     const payloadHash = body ? createHash('sha256').update(body).digest('hex') : EMPTY_SHA256;
     const headers: Record<string, string> = { host: url.host, 'x-amz-content-sha256': payloadHash, 'x-amz-date': amzDate };
@@ -154,39 +168,21 @@ export class S3Http {
       );
       request.on('timeout', () => request.destroy(new Error('timed out')));
       request.on('error', () => resolve(undefined));
-      if (onSent) request.once('finish', onSent);
+      // On the wire: handed to a connected socket (a new socket only writes once connected).
+      if (onSent) {
+        request.once('socket', (socket) => {
+          const flushed = () => (request.writableFinished ? onSent() : request.once('finish', onSent));
+          if (socket.connecting) socket.once('connect', flushed);
+          else flushed();
+        });
+      }
       request.end(body);
     });
   }
 
   /** The bucket's base URL and signing region, as the SDK's own endpoint rules give them. */
   private resolveTarget(): Promise<Target | null> {
-    this.target ??= (async () => {
-      try {
-        const config = this.client.config as unknown as Record<string, unknown> & S3Client['config'];
-        const custom = config.endpoint ? await (config.endpoint as () => Promise<{ protocol: string; hostname: string; port?: number; path: string }>)() : undefined;
-        const flag = async (name: string) => {
-          const value = config[name];
-          return typeof value === 'function' ? Boolean(await (value as () => Promise<unknown>)()) : Boolean(value);
-        };
-        const endpoint = config.endpointProvider({
-          Bucket: this.bucket,
-          Region: await config.region(),
-          UseFIPS: await flag('useFipsEndpoint'),
-          UseDualStack: await flag('useDualstackEndpoint'),
-          ForcePathStyle: await flag('forcePathStyle'),
-          Accelerate: await flag('useAccelerateEndpoint'),
-          ...(custom ? { Endpoint: `${custom.protocol}//${custom.hostname}${custom.port ? `:${custom.port}` : ''}${custom.path}` } : {}),
-        });
-        const schemes = (endpoint.properties?.['authSchemes'] ?? []) as Array<{ name?: string; signingRegion?: string; signingName?: string }>;
-        const scheme = schemes[0];
-        // Only plain SigV4 for s3 (not sigv4a, not S3 Express sessions).
-        if (!scheme || scheme.name !== 'sigv4' || (scheme.signingName && scheme.signingName !== 's3')) return null;
-        return { base: new URL(endpoint.url.href), signingRegion: scheme.signingRegion ?? (await config.region()) };
-      } catch {
-        return null;
-      }
-    })();
+    this.target ??= this.config.target().catch(() => null);
     return this.target.then((target) => {
       if (!target) this.usable = false;
       return target;
@@ -279,4 +275,67 @@ export function metadataOf(headers: http.IncomingHttpHeaders): Record<string, st
     if (name.startsWith('x-amz-meta-') && value !== undefined) metadata[name.slice(11)] = Array.isArray(value) ? value.join(',') : value;
   }
   return metadata;
+}
+
+/** The lean path's configuration as the SDK client resolves it (credential chain, endpoint rules). */
+export function sdkLeanConfig(client: () => Promise<S3Client>, bucket: string): LeanConfig {
+  let loaded: S3Client | undefined;
+  const ready = () => client().then((c) => (loaded = c));
+  return {
+    async target() {
+      const config = (await ready()).config as unknown as Record<string, unknown> & S3Client['config'];
+      const custom = config.endpoint ? await (config.endpoint as () => Promise<{ protocol: string; hostname: string; port?: number; path: string }>)() : undefined;
+      const flag = async (name: string) => {
+        const value = config[name];
+        return typeof value === 'function' ? Boolean(await (value as () => Promise<unknown>)()) : Boolean(value);
+      };
+      const endpoint = config.endpointProvider({
+        Bucket: bucket,
+        Region: await config.region(),
+        UseFIPS: await flag('useFipsEndpoint'),
+        UseDualStack: await flag('useDualstackEndpoint'),
+        ForcePathStyle: await flag('forcePathStyle'),
+        Accelerate: await flag('useAccelerateEndpoint'),
+        ...(custom ? { Endpoint: `${custom.protocol}//${custom.hostname}${custom.port ? `:${custom.port}` : ''}${custom.path}` } : {}),
+      });
+      const schemes = (endpoint.properties?.['authSchemes'] ?? []) as Array<{ name?: string; signingRegion?: string; signingName?: string }>;
+      const scheme = schemes[0];
+      // Only plain SigV4 for s3 (not sigv4a, not S3 Express sessions).
+      if (!scheme || scheme.name !== 'sigv4' || (scheme.signingName && scheme.signingName !== 's3')) return null;
+      return { base: new URL(endpoint.url.href), signingRegion: scheme.signingRegion ?? (await config.region()) };
+    },
+    async credentials() {
+      return (await ready()).config.credentials();
+    },
+    clockOffset() {
+      return Number((loaded?.config as { systemClockOffset?: number } | undefined)?.systemClockOffset ?? 0) || 0;
+    },
+  };
+}
+
+/**
+ * The lean path's configuration without the SDK, where nothing needs its rules: a custom
+ * (path-style) endpoint, a region given or in AWS_REGION, and static credentials given or in the
+ * environment (which the SDK's chain would take first too). `skew` is the SDK client's correction
+ * once one exists. Undefined otherwise.
+ */
+export function staticLeanConfig(
+  options: { endpoint: URL | undefined; bucket: string; region: string | undefined; credentials: Credentials | undefined },
+  env: NodeJS.ProcessEnv,
+  skew: () => number,
+): LeanConfig | undefined {
+  const region = options.region ?? (env.AWS_REGION || undefined);
+  const fromEnv = env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+    ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) }
+    : undefined;
+  const credentials = options.credentials ?? fromEnv;
+  const endpoint = options.endpoint;
+  if (!endpoint || !region || !credentials || endpoint.username || endpoint.search || (endpoint.protocol !== 'http:' && endpoint.protocol !== 'https:')) return undefined;
+  const base = new URL(endpoint.href);
+  base.pathname = `${base.pathname.replace(/\/$/, '')}/${options.bucket}`;
+  return {
+    target: async () => ({ base, signingRegion: region }),
+    credentials: async () => credentials,
+    clockOffset: skew,
+  };
 }

@@ -83,14 +83,14 @@ async function step(store: S3Store, setting: BucketSetupStep['setting'], run: ()
 
 async function ensureBucket(store: S3Store, create: boolean): Promise<Outcome> {
   try {
-    await store.client.send(new HeadBucketCommand({ Bucket: store.bucket }));
+    await (await store.sdkClient()).send(new HeadBucketCommand({ Bucket: store.bucket }));
     return { status: 'unchanged', detail: `bucket "${store.bucket}" exists` };
   } catch (error) {
     if (!isNotFound(error) && errorCode(error) !== 'NoSuchBucket') throw error;
   }
   if (!create) return { status: 'failed', detail: `bucket "${store.bucket}" does not exist` };
-  const region = await store.client.config.region();
-  await store.client.send(
+  const region = await (await store.sdkClient()).config.region();
+  await (await store.sdkClient()).send(
     new CreateBucketCommand({
       Bucket: store.bucket,
       // us-east-1 is the default location and must not be named.
@@ -103,7 +103,7 @@ async function ensureBucket(store: S3Store, create: boolean): Promise<Outcome> {
 async function ensureWebsite(store: S3Store): Promise<Outcome> {
   let existing;
   try {
-    existing = await store.client.send(new GetBucketWebsiteCommand({ Bucket: store.bucket }));
+    existing = await (await store.sdkClient()).send(new GetBucketWebsiteCommand({ Bucket: store.bucket }));
   } catch (error) {
     if (isNotImplemented(error)) return websiteUnsupported();
     if (errorCode(error) !== 'NoSuchWebsiteConfiguration') throw error;
@@ -119,7 +119,7 @@ async function ensureWebsite(store: S3Store): Promise<Outcome> {
     return { status: 'unchanged', detail: `static website hosting is on (index document ${existing.IndexDocument.Suffix})` };
   }
   try {
-    await store.client.send(
+    await (await store.sdkClient()).send(
       new PutBucketWebsiteCommand({
         Bucket: store.bucket,
         // The API requires an index document; statics itself only needs objects' redirects.
@@ -153,7 +153,7 @@ function versioningUnsupported(): Outcome {
 async function ensureVersioning(store: S3Store): Promise<Outcome> {
   const read = async (): Promise<string | undefined> => {
     try {
-      return (await store.client.send(new GetBucketVersioningCommand({ Bucket: store.bucket }))).Status;
+      return (await (await store.sdkClient()).send(new GetBucketVersioningCommand({ Bucket: store.bucket }))).Status;
     } catch (error) {
       if (isNotImplemented(error)) return 'unsupported';
       throw error;
@@ -163,7 +163,7 @@ async function ensureVersioning(store: S3Store): Promise<Outcome> {
   if (before === 'unsupported') return versioningUnsupported();
   if (before === 'Enabled') return { status: 'unchanged', detail: 'versioning is enabled: history goes back to every move of current' };
   try {
-    await store.client.send(new PutBucketVersioningCommand({ Bucket: store.bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+    await (await store.sdkClient()).send(new PutBucketVersioningCommand({ Bucket: store.bucket, VersioningConfiguration: { Status: 'Enabled' } }));
   } catch (error) {
     // s3rver routes `PUT ?versioning` to CreateBucket and answers BucketAlreadyExists.
     if (isNotImplemented(error) || ['BucketAlreadyExists', 'BucketAlreadyOwnedByYou'].includes(errorCode(error))) {
@@ -188,7 +188,7 @@ async function ensureLifecycle(store: S3Store, days: number): Promise<Outcome> {
   const filterPrefix = store.prefix ? `${store.prefix}/` : '';
   let rules: LifecycleRule[] = [];
   try {
-    rules = (await store.client.send(new GetBucketLifecycleConfigurationCommand({ Bucket: store.bucket }))).Rules ?? [];
+    rules = (await (await store.sdkClient()).send(new GetBucketLifecycleConfigurationCommand({ Bucket: store.bucket }))).Rules ?? [];
   } catch (error) {
     if (isNotImplemented(error)) return lifecycleUnsupported();
     if (errorCode(error) !== 'NoSuchLifecycleConfiguration') throw error;
@@ -212,7 +212,7 @@ async function ensureLifecycle(store: S3Store, days: number): Promise<Outcome> {
     Expiration: { ExpiredObjectDeleteMarker: true },
   };
   try {
-    await store.client.send(
+    await (await store.sdkClient()).send(
       new PutBucketLifecycleConfigurationCommand({
         Bucket: store.bucket,
         // The call replaces the whole configuration: other rules are kept as they were.

@@ -7,20 +7,11 @@
  * listing confirms thousands of unchanged documents without reading any of them.
  */
 import { createHash } from 'node:crypto';
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsCommand,
-  ListObjectVersionsCommand,
-  PutObjectCommand,
-  S3Client,
-  type PutObjectCommandInput,
-} from '@aws-sdk/client-s3';
+import type { DeleteObjectCommandOutput, GetObjectCommandOutput, HeadObjectCommandOutput, ListObjectVersionsCommandOutput, ListObjectsCommandOutput, PutObjectCommandOutput, PutObjectCommandInput, S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { StaticsError } from '../errors.js';
 import { formatKey, isRevision, isValidName, parseKey } from '../keys.js';
 import { compareCodePoints } from '../desired/canonical.js';
-import { metadataOf, S3Http } from './s3-http.js';
+import { metadataOf, S3Http, sdkLeanConfig, staticLeanConfig } from './s3-http.js';
 import type { Provenance, Transition } from '../model.js';
 import { mapConcurrent } from '../util/concurrency.js';
 import {
@@ -52,7 +43,6 @@ import {
   type StoredRevision,
 } from './types.js';
 
-export { configureBucket, type BucketSetupOptions, type BucketSetupStep } from './s3-setup.js';
 
 export interface S3StoreOptions {
   bucket: string;
@@ -236,8 +226,10 @@ export class S3Store implements RevisionStore {
   readonly description: string;
   readonly bucket: string;
   readonly prefix: string;
-  /** The one SDK client of this store, reused for every request (bucket setup and tests use it too). */
-  readonly client: S3Client;
+  /** How the SDK client is made, once something needs it (loading the SDK costs ~0.3 s of CPU). */
+  private readonly clientConfig: S3ClientConfig;
+  private client: Promise<S3Client> | undefined;
+  private loadedClient: S3Client | undefined;
   private readonly concurrency: number;
   private readonly currentCacheControl: string;
   private readonly errorContext: S3ErrorContext;
@@ -279,10 +271,10 @@ export class S3Store implements RevisionStore {
     // trailers; Content-MD5 (sent on every PUT below) still guards the bytes.
     const checksums = endpoint && !isAwsHost(endpoint) ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
     const sockets = Math.max(50, this.concurrency * 2);
-    this.client = new S3Client({
+    this.clientConfig = {
       endpoint: endpoint?.href,
       forcePathStyle: endpoint !== undefined,
-      region: options.region ?? chainRegionOr(DEFAULT_REGION),
+      ...(options.region ? { region: options.region } : {}),
       credentials: options.credentials,
       maxAttempts: 5,
       retryMode: 'standard',
@@ -295,9 +287,13 @@ export class S3Store implements RevisionStore {
         httpAgent: { keepAlive: true, maxSockets: sockets },
         httpsAgent: { keepAlive: true, maxSockets: sockets },
       },
-    });
+    };
 
-    this.reads = new S3Http(this.client, bucket, sockets);
+    // Where no SDK rule is needed to address the bucket or find credentials, the SDK is not loaded
+    // until something unexpected happens.
+    const skew = () => Number((this.loadedClient?.config as { systemClockOffset?: number } | undefined)?.systemClockOffset ?? 0) || 0;
+    const known = staticLeanConfig({ endpoint, bucket, region: options.region, credentials: options.credentials }, process.env, skew);
+    this.reads = new S3Http(known ?? sdkLeanConfig(() => this.sdkClient(), bucket), sockets);
 
     let printable = 'https://s3.amazonaws.com';
     if (endpoint) {
@@ -309,6 +305,23 @@ export class S3Store implements RevisionStore {
     const secrets = options.credentials ? [options.credentials.secretAccessKey] : [];
     if (endpoint?.password) secrets.push(decodeURIComponent(endpoint.password));
     this.errorContext = { bucket, location: this.description, endpoint: printable, region: options.region, secrets };
+  }
+
+  /** The SDK client of this store, made (and the SDK loaded) on first use and reused after. */
+  sdkClient(): Promise<S3Client> {
+    this.client ??= loadSdk().then(async (sdk) => {
+      const region = this.clientConfig.region ?? chainRegionOr(sdk, DEFAULT_REGION);
+      this.loadedClient = new sdk.S3Client({ ...this.clientConfig, region });
+      return this.loadedClient;
+    });
+    return this.client;
+  }
+
+  /** Sends one SDK command, built from the SDK module once it is loaded. */
+  private async send<T>(build: (sdk: Sdk) => object): Promise<T> {
+    const [sdk, client] = await Promise.all([loadSdk(), this.sdkClient()]);
+    // Each command class has its own input and output types; the caller names the output.
+    return (await client.send(build(sdk) as never)) as T;
   }
 
   /** Runs one SDK call; failures become one-line StaticsErrors. */
@@ -323,7 +336,7 @@ export class S3Store implements RevisionStore {
   /** Explains a failure, naming the region the client used when that is the problem. */
   async toStoreError(error: unknown, doing: string): Promise<StaticsError> {
     let region = this.errorContext.region;
-    if (!region) region = await this.client.config.region().catch(() => undefined);
+    if (!region) region = await this.sdkClient().then((client) => client.config.region()).catch(() => undefined);
     return describeS3Error(error, doing, { ...this.errorContext, region });
   }
 
@@ -463,7 +476,7 @@ export class S3Store implements RevisionStore {
         (await this.reads.list(prefix, marker, first ? onSent : undefined, maxKeys)) ??
         (await this.call('list', async () => {
           if (first) onSent?.();
-          const answer = await this.client.send(new ListObjectsCommand({ Bucket: this.bucket, Prefix: prefix, Marker: marker, MaxKeys: maxKeys }));
+          const answer = await this.send<ListObjectsCommandOutput>((sdk) => new sdk.ListObjectsCommand({ Bucket: this.bucket, Prefix: prefix, Marker: marker, MaxKeys: maxKeys }));
           const objects = (answer.Contents ?? []).flatMap((object) => (object.Key ? [{ key: object.Key, etag: object.ETag }] : []));
           return { objects, truncated: Boolean(answer.IsTruncated), nextMarker: answer.NextMarker };
         }));
@@ -518,7 +531,7 @@ export class S3Store implements RevisionStore {
       etag = firstHeader(lean.headers.etag);
     } else {
       try {
-        const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: objectKey }));
+        const response = await this.send<GetObjectCommandOutput>((sdk) => new sdk.GetObjectCommand({ Bucket: this.bucket, Key: objectKey }));
         body = (await response.Body?.transformToString('utf-8')) ?? '';
         metadata = response.Metadata;
         etag = response.ETag;
@@ -585,12 +598,12 @@ export class S3Store implements RevisionStore {
   private async put(input: PutObjectCommandInput): Promise<void> {
     const headers = leanPutHeaders(input);
     if (headers && Buffer.isBuffer(input.Body) && input.Key && (await this.reads.put(input.Key, input.Body, headers))) return;
-    await this.client.send(new PutObjectCommand(input));
+    await this.send<PutObjectCommandOutput>((sdk) => new sdk.PutObjectCommand(input));
   }
 
   private async deleteObject(key: string, ifMatch: string | undefined): Promise<void> {
     if (await this.reads.delete(key, ifMatch ? { 'if-match': ifMatch } : {})) return;
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key, ...(ifMatch ? { IfMatch: ifMatch } : {}) }));
+    await this.send<DeleteObjectCommandOutput>((sdk) => new sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: key, ...(ifMatch ? { IfMatch: ifMatch } : {}) }));
   }
 
   async statRevision(key: string, revision: string): Promise<RevisionInfo | null> {
@@ -603,7 +616,7 @@ export class S3Store implements RevisionStore {
       return { mediaType: firstHeader(lean.headers['content-type']) ?? 'application/octet-stream', size: Number(lean.headers['content-length'] ?? 0) };
     }
     try {
-      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: objectKey }));
+      const head = await this.send<HeadObjectCommandOutput>((sdk) => new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: objectKey }));
       this.rememberStored(objectKey);
       return { mediaType: head.ContentType ?? 'application/octet-stream', size: head.ContentLength ?? 0 };
     } catch (error) {
@@ -626,7 +639,7 @@ export class S3Store implements RevisionStore {
       metadata = metadataOf(lean.headers);
     } else {
       try {
-        const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: objectKey }));
+        const response = await this.send<GetObjectCommandOutput>((sdk) => new sdk.GetObjectCommand({ Bucket: this.bucket, Key: objectKey }));
         bytes = Buffer.from((await response.Body?.transformToByteArray()) ?? new Uint8Array());
         mediaType = response.ContentType ?? 'application/octet-stream';
         metadata = response.Metadata;
@@ -725,7 +738,7 @@ export class S3Store implements RevisionStore {
 
   private async headCurrent(objectKey: string, versionId: string | undefined): Promise<{ transitions: Transition[] } | null> {
     try {
-      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: objectKey, VersionId: versionId }));
+      const head = await this.send<HeadObjectCommandOutput>((sdk) => new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: objectKey, VersionId: versionId }));
       return { transitions: decodeTransitions(head.Metadata?.[TRANSITIONS_META]) };
     } catch (error) {
       if (isNotFound(error)) return null;
@@ -741,8 +754,7 @@ export class S3Store implements RevisionStore {
     do {
       let page;
       try {
-        page = await this.client.send(
-          new ListObjectVersionsCommand({ Bucket: this.bucket, Prefix: objectKey, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker }),
+        page = await this.send<ListObjectVersionsCommandOutput>((sdk) => new sdk.ListObjectVersionsCommand({ Bucket: this.bucket, Prefix: objectKey, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker }),
         );
       } catch (error) {
         if (isNotImplemented(error)) {
@@ -767,8 +779,17 @@ export class S3Store implements RevisionStore {
 
   async close(): Promise<void> {
     this.reads.destroy();
-    this.client.destroy();
+    this.loadedClient?.destroy();
   }
+}
+
+type Sdk = typeof import('@aws-sdk/client-s3');
+let sdkModule: Promise<Sdk> | undefined;
+
+/** The AWS SDK, loaded the first time a store needs it. */
+function loadSdk(): Promise<Sdk> {
+  sdkModule ??= import('@aws-sdk/client-s3');
+  return sdkModule;
 }
 
 /** A 501 to a conditional request: the server does not implement If-Match/If-None-Match. */
@@ -781,9 +802,9 @@ function conditionsUnsupported(error: unknown): boolean {
  * `fallback` where it finds none: S3 answers any region's requests with the bucket's real region
  * in errors, and custom endpoints mostly ignore the region.
  */
-function chainRegionOr(fallback: string): () => Promise<string> {
+function chainRegionOr(sdk: Sdk, fallback: string): () => Promise<string> {
   // A client built without a region resolves it through that chain; only its provider is used.
-  const probe = new S3Client({});
+  const probe = new sdk.S3Client({});
   const chain = probe.config.region;
   probe.destroy();
   let resolved: Promise<string> | undefined;

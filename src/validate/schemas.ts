@@ -16,7 +16,7 @@ import { parseStructured, sortProblems, type SourceMap } from '../desired/struct
 import { isInside, listDirectory, NAME_RULE, problemAt, systemMessage, type FoundFile } from '../desired/walk.js';
 import { findKeyword, locate, locationOf, pointerSegments } from './locate.js';
 import { errorsToProblems } from './report.js';
-import { digestSchemaFiles } from '../desired/cache.js';
+import { digestSchemaFiles, type CheckedSchemaSets } from '../desired/cache.js';
 
 export interface SchemaSet {
   /**
@@ -43,12 +43,19 @@ const META_SCHEMA_2020 = /^https?:\/\/json-schema\.org\/draft\/2020-12\/schema#?
 interface SchemaEntry {
   path: string;
   source?: SourceMap;
+  /** The file's bytes, kept where it was trusted without a source map (parsed again for a problem's position). */
+  bytes?: Uint8Array;
   /** Set when the file could not be parsed or added; loadSchemas reported why. */
   brokenAtLoad: boolean;
   compiled?: { validate: ValidateFunction } | { problems: Problem[] };
 }
 
-export async function loadSchemas(root: string): Promise<{ schemas: SchemaSet; problems: Problem[] }> {
+export interface LoadSchemasOptions {
+  /** Sets known to load without a problem: one of them is added without being checked again. */
+  checked?: CheckedSchemaSets;
+}
+
+export async function loadSchemas(root: string, options: LoadSchemasOptions = {}): Promise<{ schemas: SchemaSet; problems: Problem[] }> {
   const warnings: string[] = [];
   const collect = (...args: unknown[]) => void warnings.push(args.map(String).join(' '));
   const ajv = new Ajv2020.default({
@@ -80,6 +87,8 @@ export async function loadSchemas(root: string): Promise<{ schemas: SchemaSet; p
       ),
     ),
   );
+  const digest = digestSchemaFiles(contents.map((item) => ({ path: item.file.path, bytes: 'bytes' in item ? item.bytes : null })));
+  const trusted = problems.length === 0 && contents.every((item) => 'bytes' in item) && ((await options.checked?.has(digest)) ?? false);
   // Every schema is added before any is compiled, so $ref can reach any of them.
   for (const item of contents) {
     const { file } = item;
@@ -88,6 +97,20 @@ export async function loadSchemas(root: string): Promise<{ schemas: SchemaSet; p
     else byDomainType.set(`${file.domain}/${file.type}`, entry);
     if ('error' in item) {
       problems.push(problemAt('schema-file', file.path, `cannot read: ${systemMessage(item.error)}`));
+      continue;
+    }
+    if (trusted) {
+      // These exact bytes loaded without a problem before: no positions, no meta-schema check.
+      entry.bytes = item.bytes;
+      try {
+        ajv.addSchema(JSON.parse(Buffer.from(item.bytes).toString('utf8')) as object, file.path, undefined, false);
+      } catch (error) {
+        problems.push(problemAt('schema-file', file.path, `invalid schema: ${messageOf(error)}`));
+        continue;
+      }
+      const logged = takeWarnings(file.path);
+      problems.push(...logged);
+      entry.brokenAtLoad = logged.length > 0;
       continue;
     }
     const parsed = parseStructured(item.bytes, file.path, { code: 'schema-file', json: true });
@@ -110,13 +133,17 @@ export async function loadSchemas(root: string): Promise<{ schemas: SchemaSet; p
       entry.compiled = logged.length > 0 ? { problems: logged } : { validate };
     } catch (error) {
       warnings.length = 0;
+      if (!entry.source && entry.bytes) {
+        const parsed = parseStructured(entry.bytes, entry.path, { code: 'schema-file', json: true });
+        if ('source' in parsed) entry.source = parsed.source;
+      }
       entry.compiled = { problems: [compileProblem(error, entry)] };
     }
     return entry.compiled;
   };
   const entryFor = (domain: string, type: string) => byDomainType.get(`${domain}/${type}`) ?? byType.get(type);
 
-  const digest = digestSchemaFiles(contents.map((item) => ({ path: item.file.path, bytes: 'bytes' in item ? item.bytes : null })));
+  if (!trusted && problems.length === 0) await options.checked?.add(digest);
   const schemas: SchemaSet = {
     digest,
     validatorFor(domain, type) {

@@ -80,11 +80,11 @@ describe('the action against S3 and Redis', () => {
     try {
       for (const key of BASE_KEYS) {
         const revision = saved.entries.find((entry) => entry.key === key)!.revision;
-        expect(keys).toContain(`config/${key}/${revision}`);
+        expect(keys).toContain(`config/~revisions/${key}/${revision}`);
         expect(keys).toContain(`config/${key}/current`);
         const current = await s3.websiteGet(bucket, `/config/${key}/current`);
         expect(current.status).toBe(301);
-        expect(current.location).toBe(`/config/${key}/${revision}`);
+        expect(current.location).toBe(`/config/~revisions/${key}/${revision}`);
         expect(await mirror.get(key.replaceAll('/', ':'))).toBe(revision);
       }
     } finally {

@@ -19,7 +19,8 @@ import {
   metadataSize,
   TRANSITIONS_META,
 } from '../../src/store/s3-metadata.js';
-import { AWS_SDK_WARNING_FILTER, configureBucket, currentEtag, parseS3Url, S3Store, type S3StoreOptions } from '../../src/store/s3.js';
+import { AWS_SDK_WARNING_FILTER, currentEtag, parseS3Url, S3Store, type S3StoreOptions } from '../../src/store/s3.js';
+import { configureBucket } from '../../src/store/s3-setup.js';
 import { TRANSITIONS_KEPT } from '../../src/store/types.js';
 import { mapConcurrent } from '../../src/util/concurrency.js';
 import { startS3, type RecordedRequest, type TestS3 } from '../support/s3.js';
@@ -130,7 +131,7 @@ describe.each([
     expect(await store.listRevisions(key)).toEqual([revision]);
 
     // A new store keeps revisions apart from the pointers (the split layout).
-    const head = await store.client.send(new HeadObjectCommand({ Bucket: bucket, Key: `${base}~revisions/${key}/${revision}` }));
+    const head = await s3.client.send(new HeadObjectCommand({ Bucket: bucket, Key: `${base}~revisions/${key}/${revision}` }));
     expect(head.CacheControl).toBe('public, max-age=31536000, immutable');
     expect(head.ContentType).toBe('application/json');
     for (const value of Object.values(head.Metadata ?? {})) expect(value).toMatch(/^[\x20-\x7e]*$/);
@@ -159,7 +160,7 @@ describe.each([
 
   it('refuses a current whose body is not a revision', async () => {
     const key = 'app/config/corrupt';
-    await store.client.send(new PutObjectCommand({ Bucket: bucket, Key: `${base}${key}/current`, Body: Buffer.from('not a revision\n') }));
+    await s3.client.send(new PutObjectCommand({ Bucket: bucket, Key: `${base}${key}/current`, Body: Buffer.from('not a revision\n') }));
     const error = await rejection(store.readCurrent([key]));
     expect(error.code).toBe('store');
     expect(error.message).toContain(`corrupt current of ${key}`);
@@ -168,7 +169,7 @@ describe.each([
   it('points current at a revision: body, ETag, redirect, headers', async () => {
     const key = 'web/page/home';
     const revision = await publish(store, key, '<h1>hello</h1>\n', 'text/html');
-    const head = await store.client.send(new HeadObjectCommand({ Bucket: bucket, Key: `${base}${key}/current` }));
+    const head = await s3.client.send(new HeadObjectCommand({ Bucket: bucket, Key: `${base}${key}/current` }));
     expect(head.ETag).toBe(`"${md5(`${revision}\n`)}"`);
     expect(head.ETag).toBe(currentEtag(revision));
     expect(head.ContentLength).toBe(65);
@@ -277,7 +278,7 @@ describe('transitions in metadata', () => {
       moves.unshift(transition);
       previous = revision;
     }
-    const head = await store.client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `meta/${key}/current` }));
+    const head = await s3.client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `meta/${key}/current` }));
     const metadata = head.Metadata ?? {};
     expect(metadataSize(metadata)).toBeLessThan(2048);
     expect(metadata[TRANSITIONS_META]).toMatch(/^[\x21-\x7e]+$/);
@@ -368,7 +369,7 @@ describe('listing many documents', () => {
     });
     // Keys that are not documents' `current` are ignored.
     for (const junk of ['many/readme.txt', 'many/bulk/cfg/current', 'many/bulk/bad..name/x/current', 'many/bulk/cfg/doc0000/extra/current']) {
-      await store.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: junk, Body: Buffer.from('x') }));
+      await s3.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: junk, Body: Buffer.from('x') }));
     }
   }, 120_000);
 
@@ -499,7 +500,7 @@ describe('configureBucket', () => {
     expect(first.find((step) => step.setting === 'versioning')?.detail).toMatch(/history is limited to the last \d+ transitions/);
 
     const store = open('cfg', { bucket: 'statics-init' });
-    const website = await store.client.send(new GetBucketWebsiteCommand({ Bucket: 'statics-init' }));
+    const website = await s3.client.send(new GetBucketWebsiteCommand({ Bucket: 'statics-init' }));
     expect(website.IndexDocument?.Suffix).toBe('index.html');
     const revision = await publish(store, 'a/b/c', 'configured\n', 'text/plain');
     const redirect = await s3.websiteGet('statics-init', '/cfg/a/b/c/current');

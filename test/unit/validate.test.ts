@@ -1,5 +1,5 @@
 import { describe, it, expect, afterAll } from 'vitest';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,6 +7,7 @@ import { DEFAULT_DESIRED_SETTINGS, parseStructured, readDesired } from '../../sr
 import { formatProblem, type Problem } from '../../src/errors.js';
 import type { DesiredDocument } from '../../src/model.js';
 import { loadSchemas, validateValue, type SchemaSet } from '../../src/validate/index.js';
+import { checkedSchemaSets } from '../../src/desired/cache.js';
 
 const made: string[] = [];
 afterAll(() => {
@@ -302,5 +303,47 @@ describe('the example repository', () => {
     const { schemas } = await loadSchemas(root);
     expect(schemas.schemaPathFor('search', 'feature-flags')).toBe('schemas/search/feature-flags.schema.json');
     expect(schemas.schemaPathFor('payments', 'feature-flags')).toBe('schemas/feature-flags.schema.json');
+  });
+});
+
+describe('schema sets checked before', () => {
+  it('are remembered only when they loaded without a problem, and then trusted as they are', async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'statics-checked-'));
+    made.push(cacheDir);
+    const checked = checkedSchemaSets(cacheDir)!;
+    const good = makeRepo({ 'schemas/t.schema.json': '{\n  "type": "object",\n  "colour": "red"\n}\n' });
+    const first = await loadSchemas(good, { checked });
+    expect(first.problems).toEqual([]);
+    expect(await checked.has(first.schemas.digest)).toBe(true);
+
+    // Trusted the second time: loaded without positions, yet a compile problem still gets its line.
+    const second = await loadSchemas(good, { checked });
+    expect(second.schemas.digest).toBe(first.schemas.digest);
+    expect(second.schemas.compileProblems('d', 't').map(formatProblem)).toEqual([
+      'schemas/t.schema.json:3:3: unknown keyword "colour" (not part of JSON Schema 2020-12 or a supported vocabulary)',
+    ]);
+
+    // A set with a problem is never remembered, so it is reported every time.
+    const bad = makeRepo({ 'schemas/t.schema.json': '{\n  "type": "objekt"\n}\n' });
+    for (let run = 0; run < 2; run++) {
+      const loaded = await loadSchemas(bad, { checked });
+      expect(loaded.problems.map(formatProblem)).toEqual([expect.stringMatching(/^schemas\/t\.schema\.json:2:\d+: /)]);
+      expect(await checked.has(loaded.schemas.digest)).toBe(false);
+    }
+
+    // What trust means: a set taken as checked is not checked again (so only a clean load may add it).
+    const unchecked = await loadSchemas(bad, { checked: { has: async () => true, add: async () => {} } });
+    expect(unchecked.problems).toEqual([]);
+  });
+
+  it('keep the latest sixteen, in one small file', async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'statics-checked-'));
+    made.push(cacheDir);
+    const checked = checkedSchemaSets(cacheDir)!;
+    for (let i = 0; i < 20; i++) await checked.add(`digest-${i}`);
+    expect(await checked.has('digest-19')).toBe(true);
+    expect(await checked.has('digest-4')).toBe(true);
+    expect(await checked.has('digest-3')).toBe(false);
+    expect(readdirSync(cacheDir)).toEqual(['schemas-checked.txt']);
   });
 });

@@ -49,7 +49,7 @@ line says what that means for you.`,
       return 0;
     }
     const store = await openStore(settings);
-    const { S3Store, configureBucket } = await import('../../store/s3.js');
+    const [{ S3Store }, { configureBucket }] = await Promise.all([import('../../store/s3.js'), import('../../store/s3-setup.js')]);
     if (!(store instanceof S3Store)) throw new StaticsError('internal', 'expected an S3 store');
     try {
       const steps = await configureBucket(store, {
