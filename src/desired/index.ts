@@ -49,6 +49,7 @@ export async function* readDesired(
     for (const problem of loaded.problems) yield { problem };
   }
   const entries = await walkDocuments(root, options.accept);
+  options.onWalked?.(entries.flatMap((entry) => ('file' in entry ? [entry.file.key] : [])));
 
   const ownCache = options.cache === undefined && settings.cacheDir ? await ParseCache.open(settings.cacheDir, root, schemas.digest) : undefined;
   const reader = new OrderedReader(root, settings, schemas, { ...options, cache: options.cache ?? ownCache ?? null }, entries);
@@ -76,6 +77,8 @@ export interface ReadOptions {
    * option every document is yielded with its bytes.
    */
   settle?: (key: string, revision: string) => boolean | Promise<boolean>;
+  /** Told every document key the walk found (accepted ones), once, before any is read. */
+  onWalked?: (keys: readonly string[]) => void;
   /** Parser threads; 0 parses on this thread. Default: one per core, once there is enough to parse. */
   threads?: number;
   /** The compiled worker module (tests); default: worker.js beside this module. */

@@ -1,5 +1,5 @@
 /** plan = desired documents vs the store's `current`: create, update, delete or no-op per document. */
-import { ParseCache, readDesired, type DesiredSettings, type KnownDocument } from '../desired/index.js';
+import { compareCodePoints, ParseCache, readDesired, type DesiredSettings, type KnownDocument } from '../desired/index.js';
 import { checkedSchemaSets } from '../desired/cache.js';
 import { ProblemsError, StaticsError, type Problem } from '../errors.js';
 import type { DesiredDocument, DocumentKind, Plan, PlanContent, PlanEntry, PlanSummary } from '../model.js';
@@ -36,7 +36,14 @@ export async function createPlan(store: RevisionStore, options: PlanOptions): Pr
   const progress = new ListingProgress();
   let sent!: () => void;
   const requestSent = new Promise<void>((resolve) => (sent = resolve));
-  const listingPromise = store.listCurrent({ onProgress: (listing, settled) => progress.update(listing, settled), onSent: () => sent() });
+  // Once the walk has found every document, the listing can tell how many are still to come.
+  // Not with --target: the store then holds documents the walk does not count.
+  const walked = new WalkedKeys();
+  const listingPromise = store.listCurrent({
+    onProgress: (listing, settled) => progress.update(listing, settled),
+    onSent: () => sent(),
+    ...(options.targets.length === 0 ? { expectedAfter: (key: string) => walked.countAfter(key) } : {}),
+  });
   listingPromise.then(
     (listing) => progress.update(listing, () => true),
     (error: unknown) => progress.fail(error),
@@ -50,7 +57,7 @@ export async function createPlan(store: RevisionStore, options: PlanOptions): Pr
   problems.push(...loaded.problems);
   const cache = options.desired.cacheDir ? await ParseCache.open(options.desired.cacheDir, options.dir, loaded.schemas.digest) : undefined;
   try {
-    const plan = await planWith(store, options, { accept, progress, listingPromise, problems, schemas: loaded.schemas, cache });
+    const plan = await planWith(store, options, { accept, progress, listingPromise, problems, schemas: loaded.schemas, cache, walked });
     const unmatched = unmatchedTargets(options.targets, plan.entries.map((entry) => entry.key));
     if (unmatched.length > 0) {
       throw new StaticsError('usage', `--target ${unmatched.map((t) => `"${t}"`).join(', ')} matches no document in the repository${options.prune ? ' or the store' : ''}`);
@@ -103,6 +110,31 @@ interface PlanContext {
   problems: Problem[];
   schemas: Awaited<ReturnType<typeof loadSchemas>>['schemas'];
   cache: ParseCache | undefined;
+  walked: WalkedKeys;
+}
+
+/** The document keys the walk found, in listing order (`<key>/…`), to count those after a key. */
+class WalkedKeys {
+  private sorted: string[] | undefined;
+
+  set(keys: readonly string[]): void {
+    this.sorted = keys.map((key) => `${key}/`).sort(compareCodePoints);
+  }
+
+  /** How many sort after `key`; undefined until the walk is done. */
+  countAfter(key: string): number | undefined {
+    const sorted = this.sorted;
+    if (!sorted) return undefined;
+    const folder = `${key}/`;
+    let low = 0;
+    let high = sorted.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (compareCodePoints(sorted[middle]!, folder) <= 0) low = middle + 1;
+      else high = middle;
+    }
+    return sorted.length - low;
+  }
 }
 
 async function planWith(store: RevisionStore, options: PlanOptions, context: PlanContext): Promise<Plan> {
@@ -143,7 +175,8 @@ async function planWith(store: RevisionStore, options: PlanOptions, context: Pla
   };
   const comparisons: Promise<void>[] = [];
 
-  for await (const item of readDesired(options.dir, options.desired, { accept, schemas: context.schemas, cache: cache ?? null, settle })) {
+  const onWalked = (keys: readonly string[]) => context.walked.set(keys);
+  for await (const item of readDesired(options.dir, options.desired, { accept, schemas: context.schemas, cache: cache ?? null, settle, onWalked })) {
     if ('problem' in item) {
       problems.push(item.problem);
       continue;

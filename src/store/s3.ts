@@ -75,6 +75,8 @@ const CURRENT = 'current';
  * any name, so it is the first key of a listing); a store without one but with objects is nested.
  */
 const REVISIONS_ROOT = '~revisions/';
+/** Keys in a full page of ListObjects. */
+const LIST_PAGE = 1000;
 const LAYOUT_MARKER = '.layout.';
 
 export type StoreLayout = 'nested' | 'split';
@@ -382,7 +384,7 @@ export class S3Store implements RevisionStore {
     await this.listObjects(this.base(), (objectKey) => {
       first = objectKey;
       return false;
-    }, undefined, undefined, 1);
+    }, { maxKeys: 1 });
     if (first === undefined) return 'empty';
     return layoutOfMarker(first.slice(this.base().length)) ?? 'nested';
   }
@@ -443,6 +445,20 @@ export class S3Store implements RevisionStore {
             return !last.startsWith(folder) && listedThrough(folder, last);
           })
       : undefined;
+    // In the split layout the pointers end where revisions begin: near the end, ask for about as
+    // many keys as documents are still expected (and a little more, doubling while short), not a
+    // whole page of revisions that a server like s3rver or MinIO reads the metadata of.
+    let slack = 16;
+    const nextMaxKeys = (last: string): number | undefined => {
+      if (layout !== 'split' || !options.expectedAfter) return undefined;
+      const parts = last.slice(base.length).split('/');
+      const key = parts.length === 4 && parts[3] === CURRENT ? documentKeyOf(parts.slice(0, 3)) : undefined;
+      const expected = key ? options.expectedAfter(key) : undefined;
+      if (expected === undefined) return undefined;
+      const size = expected + slack;
+      slack *= 2;
+      return size < LIST_PAGE ? size : undefined;
+    };
     await this.listObjects(base, (objectKey, etag) => {
       if (layout === undefined) layout = layoutOfMarker(objectKey.slice(base.length)) ?? 'nested';
       // Past the pointers: the rest of the prefix is revisions.
@@ -452,7 +468,7 @@ export class S3Store implements RevisionStore {
       const key = documentKeyOf(parts.slice(0, 3));
       if (key) listing.set(key, new ListedCurrent(key, normalizeEtag(etag)));
       return true;
-    }, onPage, options.onSent);
+    }, { onPage, onSent: options.onSent, nextMaxKeys });
     // An empty store's layout is settled by its first write, not by a look.
     if (layout) this.layout = Promise.resolve(layout);
     return listing;
@@ -466,10 +482,16 @@ export class S3Store implements RevisionStore {
   private async listObjects(
     prefix: string,
     visit: (key: string, etag: string | undefined) => boolean | void,
-    onPage?: (last: string) => void,
-    onSent?: () => void,
-    maxKeys?: number,
+    paging: {
+      onPage?: (last: string) => void;
+      onSent?: () => void;
+      /** Keys to ask for on the first page, and after a page ending at `last` (default: a full page). */
+      maxKeys?: number;
+      nextMaxKeys?: (last: string) => number | undefined;
+    } = {},
   ): Promise<void> {
+    const { onPage, onSent, nextMaxKeys } = paging;
+    let maxKeys = paging.maxKeys;
     let marker: string | undefined;
     for (let first = true; ; first = false) {
       const page =
@@ -490,6 +512,7 @@ export class S3Store implements RevisionStore {
       if (!page.truncated || !last || last === marker) return;
       onPage?.(last);
       marker = last;
+      maxKeys = nextMaxKeys?.(last);
     }
   }
 

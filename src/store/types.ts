@@ -26,6 +26,12 @@ export interface ListOptions {
    * locally), so a caller can start CPU-bound work without holding the request back.
    */
   onSent?(): void;
+  /**
+   * How many documents the caller expects after `key` (in listing order), when it knows: a store
+   * that lists in pages may then ask for no more than that, instead of a whole page that would
+   * run on past the documents (into revisions, say). A guess: too low costs a request, no more.
+   */
+  expectedAfter?(key: string): number | undefined;
 }
 
 export interface StoredRevision {

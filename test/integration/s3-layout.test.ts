@@ -94,6 +94,25 @@ describe('the split layout', () => {
     }
   });
 
+  it('asks near the end for about as many keys as documents are expected, and still lists them all when told too few', async () => {
+    const big = open('split-big');
+    const bigKeys = Array.from({ length: 1_300 }, (_, i) => `big/cfg/d${String(i).padStart(4, '0')}`);
+    await mapConcurrent(bigKeys, 16, (key) => publish(big, key, `${key}\n`));
+    const after = (key: string) => bigKeys.filter((other) => `${other}/` > `${key}/`).length;
+    const sizesAsked = async (expectedAfter?: (key: string) => number) => {
+      const recorder = s3.record();
+      const listing = await open('split-big').listCurrent(expectedAfter ? { expectedAfter } : {});
+      expect([...listing.keys()].sort()).toEqual(bigKeys);
+      return recorder.stop().map((request) => /max-keys=(\d+)/.exec(request.url)?.[1] ?? 'page');
+    };
+    // The marker and 999 pointers, then the 301 left and 16 more: the first revisions, which end it.
+    expect(await sizesAsked(after)).toEqual(['page', '317']);
+    // Told too few, it asks for more each time until the revisions begin: slower, still complete.
+    expect(await sizesAsked(() => 0)).toEqual(['page', '16', '32', '64', '128', '256']);
+    // Told nothing, whole pages.
+    expect(await sizesAsked()).toEqual(['page', 'page']);
+  }, 120_000);
+
   it('keeps current at PREFIX/<domain>/<type>/<id>/current, redirecting to PREFIX/~revisions/…', async () => {
     const key = keys[5]!;
     const fresh = open('split');
