@@ -71,10 +71,10 @@ const SCRIPTS = {
    */
   staticsAcquire: {
     numberOfKeys: 2,
-    lua: `local server = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+    lua: `local server = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') or ''
 if not redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return false end
 local record = redis.call('HMGET', KEYS[2], 'revision', 'transitions', 'server', 'writing')
-if record[1] and record[2] and record[3] == server and not record[4] then return {server, record[1], record[2]} end
+if server ~= '' and record[1] and record[2] and record[3] == server and not record[4] then return {server, record[1], record[2]} end
 return {server}`,
   },
   /** Compare-and-PEXPIRE: 1 when renewed, 0 when the lock is gone or someone else's. */
@@ -296,8 +296,9 @@ export class RedisCoordinator implements Coordinator {
       try {
         const reply = await this.scripts.staticsAcquire(redisKey, recordKey(this.namespace, key), value, this.ttlMs);
         if (!reply) return null;
-        const [server, revision, transitions] = reply;
-        return { server, recorded: revision === undefined ? undefined : decodeRecord(revision, transitions) };
+        const [server = '', revision, transitions] = reply;
+        // A server that names no run_id (a Redis look-alike) gets no record trusted or kept.
+        return { server, recorded: server === '' || revision === undefined ? undefined : decodeRecord(revision, transitions) };
       } catch (error) {
         if (!/NOPERM|no permissions|can't run this command/i.test(messageOf(error))) throw error;
         this.vouching = false;
