@@ -1,8 +1,8 @@
 /**
- * The S3 revision store. Layout (P = the optional prefix):
- *   P/<domain>/<type>/<id>/<revision>  immutable, content-addressed (sha256 of the bytes)
- *   P/<domain>/<type>/<id>/current     body `<revision>\n`, website redirect to the revision,
- *                                      recent transitions in its user metadata
+ * The S3 revision store. Layout (P = the optional prefix; see StoreLayout for stores made before):
+ *   P/~revisions/<domain>/<type>/<id>/<revision>  immutable, content-addressed (sha256 of the bytes)
+ *   P/<domain>/<type>/<id>/current                body `<revision>\n`, website redirect to the
+ *                                                 revision, recent transitions in its metadata
  * The body of `current` is fixed by its revision, so its ETag (MD5 of the body) is too: one
  * listing confirms thousands of unchanged documents without reading any of them.
  */

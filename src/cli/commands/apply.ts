@@ -27,8 +27,9 @@ are still applied. The plan file is the approval.
 With a directory (default: the current directory): plans it, shows the plan, and asks for
 'yes' on a terminal; elsewhere --auto-approve is required.
 
-Each document is written under its own lock: lock, re-read current, write the revision, move
-current, mirror and broadcast, unlock. Re-running apply after any failure converges.
+Each document is written under its own lock: lock, learn current (from Redis' record of the
+last write where Redis can vouch for it, else from the store), write the revision, move current,
+then mirror, broadcast and unlock in one step. Re-running apply after any failure converges.
 
 Options:
   --auto-approve           apply without asking
