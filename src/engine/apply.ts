@@ -68,7 +68,7 @@ export async function applyEntry(entry: Actionable, store: RevisionStore, coord:
       ...(options.actor ? { actor: options.actor } : {}),
     };
 
-    let now: CurrentRecord | null = null;
+    let written: CurrentRecord | null = null;
     if (entry.action === 'delete') {
       await lock.assertHeld();
       await store.deleteCurrent(entry.key, transition, current!);
@@ -85,10 +85,10 @@ export async function applyEntry(entry: Actionable, store: RevisionStore, coord:
       await options.checkpoint?.('revision-written', entry.key);
       // The last moment to notice a lost lock: after this, `current` moves.
       await lock.assertHeld();
-      now = await store.setCurrent(entry.key, transition, current);
+      written = await store.setCurrent(entry.key, transition, current);
     }
     await options.checkpoint?.('current-moved', entry.key);
-    await lock.recordAndRelease(eventOf(entry.key, transition), now);
+    await lock.recordAndRelease(eventOf(entry.key, transition), written);
     await options.checkpoint?.('recorded', entry.key);
     return { ...result, outcome: 'applied' };
   } catch (error) {
