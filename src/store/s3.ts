@@ -248,8 +248,10 @@ export class S3Store implements RevisionStore {
    * needs no second look: revisions are immutable and statics never deletes one. Bounded.
    */
   private readonly knownStored = new Set<string>();
-  /** The store's layout once known (from a listing, or a look at the marker); never 'empty'. */
+  /** The store's layout once settled (by a listing, a look, or the first write to an empty store). */
   private layout: Promise<StoreLayout> | undefined;
+  /** A look at the store's first key, while one is under way. */
+  private looking: Promise<StoreLayout | 'empty'> | undefined;
   /** Object reads, writes and listings without the SDK's per-request cost; the SDK does the rest. */
   private readonly reads: S3Http;
 
@@ -356,23 +358,37 @@ export class S3Store implements RevisionStore {
     return this.objectKey(key, CURRENT);
   }
 
-  /** Where a revision lives in this store's layout (settled on the first write to an empty store). */
-  async revisionKey(key: string, revision: string): Promise<string> {
-    return (await this.storeLayout()) === 'split' ? `${this.base()}${REVISIONS_ROOT}${formatKey(parseKey(key))}/${revision}` : this.objectKey(key, revision);
+  /**
+   * Where a revision lives in this store's layout. `forWrite` settles the layout of an empty
+   * store (by writing its marker); a read of an empty store writes nothing.
+   */
+  async revisionKey(key: string, revision: string, forWrite = false): Promise<string> {
+    return (await this.storeLayout(forWrite)) === 'split' ? `${this.base()}${REVISIONS_ROOT}${formatKey(parseKey(key))}/${revision}` : this.objectKey(key, revision);
   }
 
   /**
    * The layout, from the first key of the store the first time it is needed (a listing tells it
-   * for free). A store without documents or marker gets the default marker here: whoever writes
-   * or reads it first settles where revisions live, once.
+   * for free). A store without documents or marker gets the default layout's marker from its
+   * first write; until then a reader takes the default without remembering it.
    */
-  storeLayout(): Promise<StoreLayout> {
+  async storeLayout(forWrite = false): Promise<StoreLayout> {
+    if (this.layout) return this.layout;
+    // One look at a time; an empty store is looked at again next time.
+    this.looking ??= this.detectLayout().finally(() => {
+      this.looking = undefined;
+    });
+    const found = await this.looking;
+    if (found !== 'empty') {
+      this.layout ??= Promise.resolve(found);
+      return found;
+    }
+    if (!forWrite) return DEFAULT_LAYOUT;
     if (!this.layout) {
-      const detecting = this.detectLayout().then((found) => (found === 'empty' ? this.writeLayoutMarker(DEFAULT_LAYOUT) : found));
-      this.layout = detecting;
-      // A failure is not remembered: the next call asks again.
-      detecting.catch(() => {
-        if (this.layout === detecting) this.layout = undefined;
+      const writing = this.writeLayoutMarker(DEFAULT_LAYOUT);
+      this.layout = writing;
+      // A failure is not remembered: the next write tries again.
+      writing.catch(() => {
+        if (this.layout === writing) this.layout = undefined;
       });
     }
     return this.layout;
@@ -578,7 +594,7 @@ export class S3Store implements RevisionStore {
     }
     const input: PutObjectCommandInput = {
       Bucket: this.bucket,
-      Key: await this.revisionKey(key, revision),
+      Key: await this.revisionKey(key, revision, true),
       Body: bytes,
       ContentLength: bytes.length,
       ContentMD5: md5Base64(bytes),

@@ -81,6 +81,17 @@ describe('the split layout', () => {
     expect(await open('split').useLayout('split')).toBe('unchanged');
   });
 
+  it('is settled by the first write, never by a read: a reader of an empty store writes nothing', async () => {
+    const fresh = open('empty-read');
+    const { revision } = revisionOf('never written\n');
+    expect(await fresh.getRevision('a/b/c', revision)).toBeNull();
+    expect(await fresh.statRevision('a/b/c', revision)).toBeNull();
+    expect((await fresh.readCurrent(['a/b/c'])).get('a/b/c')).toBeNull();
+    expect(await listKeys('empty-read/')).toEqual([]);
+    const written = await publish(fresh, 'a/b/c', 'first\n');
+    expect(await listKeys('empty-read/')).toEqual(['empty-read/.layout.split', 'empty-read/a/b/c/current', `empty-read/~revisions/a/b/c/${written}`]);
+  });
+
   it('lists the pointers alone, in pages that do not grow with history', async () => {
     const recorder = s3.record();
     const listing = await open('split').listCurrent();
