@@ -74,12 +74,12 @@ const CHECKED_SETS_KEPT = 16;
 /**
  * The schema sets (by digest of every schema file, with this statics' code) that loaded without
  * a problem, kept in `dir`: a set loaded again is trusted as is, which spares compiling the
- * meta-schema and parsing with positions (~0.2 s of CPU before a plan can start). Undefined when
- * the code cannot be identified.
+ * meta-schema and parsing with positions (~0.2 s of CPU before a plan can start). Undefined
+ * without a cache directory, or when the code cannot be identified.
  */
-export function checkedSchemaSets(dir: string): CheckedSchemaSets | undefined {
+export function checkedSchemaSets(dir: string | undefined): CheckedSchemaSets | undefined {
   const code = currentCodeDigest();
-  if (!code) return undefined;
+  if (!dir || !code) return undefined;
   const file = path.join(dir, 'schemas-checked.txt');
   const idOf = (digest: string) => createHash('sha256').update(code).update(digest).digest('hex');
   const read = async (): Promise<string[]> => {

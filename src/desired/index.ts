@@ -44,7 +44,7 @@ export async function* readDesired(
 ): AsyncGenerator<DesiredRead> {
   let schemas = options.schemas;
   if (!schemas) {
-    const loaded = await loadSchemas(root, { ...(settings.cacheDir ? { checked: checkedSchemaSets(settings.cacheDir) } : {}) });
+    const loaded = await loadSchemas(root, { checked: checkedSchemaSets(settings.cacheDir) });
     schemas = loaded.schemas;
     for (const problem of loaded.problems) yield { problem };
   }

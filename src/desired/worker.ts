@@ -28,8 +28,7 @@ process.env = { ...process.env };
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
-const checked = init.settings.cacheDir ? checkedSchemaSets(init.settings.cacheDir) : undefined;
-const schemas: Promise<SchemaSet> = loadSchemas(init.root, { ...(checked ? { checked } : {}) }).then((loaded) => loaded.schemas);
+const schemas: Promise<SchemaSet> = loadSchemas(init.root, { checked: checkedSchemaSets(init.settings.cacheDir) }).then((loaded) => loaded.schemas);
 
 port.on('message', (tasks: WorkerTask[]) => {
   schemas.then(

@@ -53,7 +53,7 @@ export async function createPlan(store: RevisionStore, options: PlanOptions): Pr
   await Promise.race([requestSent, listingPromise.then(() => {}, () => {})]);
 
   const problems: Problem[] = [];
-  const loaded = await loadSchemas(options.dir, { ...(options.desired.cacheDir ? { checked: checkedSchemaSets(options.desired.cacheDir) } : {}) });
+  const loaded = await loadSchemas(options.dir, { checked: checkedSchemaSets(options.desired.cacheDir) });
   problems.push(...loaded.problems);
   const cache = options.desired.cacheDir ? await ParseCache.open(options.desired.cacheDir, options.dir, loaded.schemas.digest) : undefined;
   try {

@@ -277,13 +277,11 @@ export function metadataOf(headers: http.IncomingHttpHeaders): Record<string, st
   return metadata;
 }
 
-/** The lean path's configuration as the SDK client resolves it (credential chain, endpoint rules). */
-export function sdkLeanConfig(client: () => Promise<S3Client>, bucket: string): LeanConfig {
-  let loaded: S3Client | undefined;
-  const ready = () => client().then((c) => (loaded = c));
+/** The lean path's configuration as the SDK client resolves it (credential chain, endpoint rules); `skew` as below. */
+export function sdkLeanConfig(client: () => Promise<S3Client>, bucket: string, skew: () => number): LeanConfig {
   return {
     async target() {
-      const config = (await ready()).config as unknown as Record<string, unknown> & S3Client['config'];
+      const config = (await client()).config as unknown as Record<string, unknown> & S3Client['config'];
       const custom = config.endpoint ? await (config.endpoint as () => Promise<{ protocol: string; hostname: string; port?: number; path: string }>)() : undefined;
       const flag = async (name: string) => {
         const value = config[name];
@@ -305,11 +303,9 @@ export function sdkLeanConfig(client: () => Promise<S3Client>, bucket: string): 
       return { base: new URL(endpoint.url.href), signingRegion: scheme.signingRegion ?? (await config.region()) };
     },
     async credentials() {
-      return (await ready()).config.credentials();
+      return (await client()).config.credentials();
     },
-    clockOffset() {
-      return Number((loaded?.config as { systemClockOffset?: number } | undefined)?.systemClockOffset ?? 0) || 0;
-    },
+    clockOffset: skew,
   };
 }
 

@@ -297,7 +297,7 @@ export class S3Store implements RevisionStore {
     // until something unexpected happens.
     const skew = () => Number((this.loadedClient?.config as { systemClockOffset?: number } | undefined)?.systemClockOffset ?? 0) || 0;
     const known = staticLeanConfig({ endpoint, bucket, region: options.region, credentials: options.credentials }, process.env, skew);
-    this.reads = new S3Http(known ?? sdkLeanConfig(() => this.sdkClient(), bucket), sockets);
+    this.reads = new S3Http(known ?? sdkLeanConfig(() => this.sdkClient(), bucket, skew), sockets);
 
     let printable = 'https://s3.amazonaws.com';
     if (endpoint) {

@@ -52,7 +52,7 @@ interface SchemaEntry {
 
 export interface LoadSchemasOptions {
   /** Sets known to load without a problem: one of them is added without being checked again. */
-  checked?: CheckedSchemaSets;
+  checked?: CheckedSchemaSets | undefined;
 }
 
 export async function loadSchemas(root: string, options: LoadSchemasOptions = {}): Promise<{ schemas: SchemaSet; problems: Problem[] }> {
