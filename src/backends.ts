@@ -11,7 +11,7 @@ import type { RevisionStore } from './store/types.js';
 
 export type BackendSettings = Pick<Settings, 'store' | 'redisUrl' | 'redisNamespace' | 'lockTtlMs' | 's3Endpoint'>;
 
-export async function openStore(settings: BackendSettings): Promise<RevisionStore> {
+export async function openStore(settings: Pick<Settings, 'store' | 's3Endpoint'>): Promise<RevisionStore> {
   if (settings.store.startsWith('file://')) {
     const root = fileURLToPath(settings.store.startsWith('file:///') ? settings.store : `file://${path.resolve(settings.store.slice(7))}`);
     const info = await stat(root).catch(() => null);

@@ -1,8 +1,7 @@
 import type { Io } from './io.js';
 
+/** A command's module, loaded only when that command runs (see commands/index.ts). */
 export interface Command {
-  name: string;
-  summary: string;
   /** Full help text for `statics NAME --help`. */
   help: string;
   /** Returns the exit code; throws StaticsError for anything the user must fix. */

@@ -1,18 +1,10 @@
 /** The statics command line: dispatch, help, and the one place errors become lines and exit codes. */
 import packageJson from '../../package.json' with { type: 'json' };
 import { ProblemsError, StaticsError, isStaticsError, messageOf } from '../errors.js';
-import type { Command, CommandContext } from './command.js';
-import { applyCommand } from './commands/apply.js';
-import { initCommand } from './commands/init.js';
-import { getCommand, historyCommand, rollbackCommand, unlockCommand } from './commands/documents.js';
-import { mirrorCommand } from './commands/mirror.js';
-import { planCommand } from './commands/plan.js';
-import { validateCommand } from './commands/validate.js';
-import { watchCommand } from './commands/watch.js';
+import type { CommandContext } from './command.js';
+import { COMMANDS } from './commands/index.js';
 import { closest } from './suggest.js';
 import { problemLine, processIo, type Io } from './io.js';
-
-const COMMANDS: Command[] = [validateCommand, planCommand, applyCommand, initCommand, getCommand, historyCommand, rollbackCommand, unlockCommand, watchCommand, mirrorCommand];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -40,18 +32,19 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     io.stdout.write(`${packageJson.version}\n`);
     return 0;
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) {
     const suggestion = closest(name, COMMANDS.map((c) => c.name));
     io.stderr.write(`statics: unknown command "${name}"${suggestion ? `; did you mean "${suggestion}"?` : ''} (see statics --help)\n`);
     return 1;
   }
+  const command = await entry.load();
   if (rest.includes('--help') || rest.includes('-h')) {
     io.stdout.write(command.help + '\n');
     return 0;
   }
   const debug = rest.includes('--debug');
-  const context: CommandContext = { version: packageJson.version, command: command.name };
+  const context: CommandContext = { version: packageJson.version, command: entry.name };
   try {
     return await command.run(rest, io, context);
   } catch (error) {

@@ -2,8 +2,11 @@
 import { access, stat } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import path from 'node:path';
-import { loadSettings, parsePositiveInteger, type SettingFlags, type Settings } from '../config/settings.js';
+import { openStore } from '../backends.js';
+import { loadSettings, parsePositiveInteger, storeNamedOutsideFile, type SettingFlags, type Settings } from '../config/settings.js';
 import type { ApplyCheckpoint, ApplyOptions } from '../engine/apply.js';
+import { startListing, type StartedListing } from '../engine/listing.js';
+import type { RevisionStore } from '../store/types.js';
 import { StaticsError } from '../errors.js';
 import { actorFromEnvironment } from '../util/actor.js';
 import { flag, stringOption, type Parsed } from './args.js';
@@ -25,6 +28,33 @@ export function settingFlags(parsed: Parsed): SettingFlags {
 
 export function settingsFor(dir: string, parsed: Parsed, io: Io): Promise<Settings> {
   return loadSettings(dir, settingFlags(parsed), io.env);
+}
+
+/**
+ * Opens the store a plan of `dir` reads, starts listing it, runs `work` and closes the store.
+ * The listing is a plan's slow part: when a flag or the environment names the store (they win
+ * over statics.yaml), its first request leaves before statics.yaml is read, and `work` loads
+ * the rest of the engine while it is out.
+ */
+export async function withListedStore<T>(
+  dir: string,
+  parsed: Parsed,
+  io: Io,
+  targets: string[],
+  work: (store: RevisionStore, listing: StartedListing, settings: Settings) => Promise<T>,
+): Promise<T> {
+  const flags = settingFlags(parsed);
+  const named = storeNamedOutsideFile(dir, flags, io.env);
+  let settings = named ? undefined : await loadSettings(dir, flags, io.env);
+  const store = await openStore(named ?? settings!);
+  try {
+    const listing = startListing(store, { targets });
+    await listing.sent;
+    settings ??= await loadSettings(dir, flags, io.env);
+    return await work(store, listing, settings);
+  } finally {
+    await store.close();
+  }
 }
 
 const CHECKPOINTS: readonly ApplyCheckpoint[] = ['locked', 'revision-written', 'current-moved', 'recorded'];

@@ -4,9 +4,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import { LineCounter, parseDocument } from 'yaml';
-import staticsSchema from '../../schemas/statics.schema.json' with { type: 'json' };
 import { StaticsError } from '../errors.js';
 import { parseDuration, parseSize } from './units.js';
 
@@ -76,7 +73,7 @@ export async function loadSettings(dir: string, flags: SettingFlags, env: Record
     store: resolveStoreUrl(store, root),
     redisUrl: flags.redisUrl ?? nonEmpty(env.STATICS_REDIS_URL) ?? file.redis,
     redisNamespace: flags.redisNamespace ?? nonEmpty(env.STATICS_REDIS_NAMESPACE) ?? file.redisNamespace ?? '',
-    s3Endpoint: nonEmpty(env.AWS_ENDPOINT_URL_S3) ?? nonEmpty(env.AWS_ENDPOINT_URL),
+    s3Endpoint: s3EndpointFrom(env),
     prune: flags.prune ?? parseBoolean(env.STATICS_PRUNE, 'STATICS_PRUNE') ?? file.prune ?? false,
     maxFileBytes: file.maxFileSize === undefined ? DEFAULTS.maxFileBytes : parseSize(file.maxFileSize, SETTINGS_FILE),
     mediaTypes: lowerCaseKeys(file.mediaTypes ?? {}),
@@ -86,6 +83,20 @@ export async function loadSettings(dir: string, flags: SettingFlags, env: Record
     lockTtlMs: file.lockTtl === undefined ? DEFAULTS.lockTtlMs : parseDuration(file.lockTtl, 'lockTtl'),
     cacheDir: cacheDirFrom(env),
   };
+}
+
+/**
+ * The store and its endpoint when a flag or the environment names the store: they win over
+ * statics.yaml, so the store is known before that file is read (undefined when it is not).
+ */
+export function storeNamedOutsideFile(dir: string, flags: SettingFlags, env: Record<string, string | undefined>): Pick<Settings, 'store' | 's3Endpoint'> | undefined {
+  const store = flags.store ?? nonEmpty(env.STATICS_STORE);
+  if (store === undefined) return undefined;
+  return { store: resolveStoreUrl(store, path.resolve(dir)), s3Endpoint: s3EndpointFrom(env) };
+}
+
+function s3EndpointFrom(env: Record<string, string | undefined>): string | undefined {
+  return nonEmpty(env.AWS_ENDPOINT_URL_S3) ?? nonEmpty(env.AWS_ENDPOINT_URL);
 }
 
 /** STATICS_CACHE_DIR (`off` disables), else the platform's user cache folder, plus `statics`. */
@@ -124,37 +135,10 @@ async function readSettingsFile(root: string): Promise<FileSettings> {
     if (code === 'ENOENT' || code === 'ENOTDIR') return {};
     throw new StaticsError('config', `cannot read ${SETTINGS_FILE}: ${(error as Error).message}`, { file: SETTINGS_FILE });
   }
-  const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
-  const problem = document.errors[0] ?? document.warnings[0];
-  if (problem) {
-    const at = lineCounter.linePos(problem.pos[0]);
-    throw new StaticsError('config', problem.message.split('\n')[0] ?? 'invalid YAML', { file: SETTINGS_FILE, line: at.line, col: at.col });
-  }
-  const value = document.toJS() ?? {};
-  const validateSettingsFile = settingsValidator();
-  if (!validateSettingsFile(value)) {
-    const error = validateSettingsFile.errors?.[0];
-    const where = error?.instancePath ? error.instancePath.slice(1).replaceAll('/', '.') + ': ' : '';
-    const extra = error?.keyword === 'additionalProperties' ? ` "${(error.params as { additionalProperty: string }).additionalProperty}"` : '';
-    let line: number | undefined;
-    let col: number | undefined;
-    const node = document.getIn(error?.instancePath ? error.instancePath.slice(1).split('/') : [], true) as { range?: [number, number] } | undefined;
-    if (node?.range) ({ line, col } = lineCounter.linePos(node.range[0]));
-    throw new StaticsError('config', `${where}${error?.message ?? 'invalid settings'}${extra}`, { file: SETTINGS_FILE, line, col });
-  }
-  return value as FileSettings;
-}
-
-let compiledSettingsValidator: ValidateFunction | undefined;
-
-/**
- * Compiled on first use: compiling costs more than most commands' own work. The schema is ours
- * (checked against the meta-schema by the tests), so ajv need not compile the meta-schema to check it.
- */
-function settingsValidator(): ValidateFunction {
-  compiledSettingsValidator ??= new Ajv2020({ allErrors: false, strict: false, validateSchema: false }).compile(staticsSchema);
-  return compiledSettingsValidator;
+  // Loaded here, not above: a command that starts remote work before reading this file (see
+  // storeNamedOutsideFile) should not wait for the parser and validator to load.
+  const { parseSettingsFile } = await import('./settings-file.js');
+  return parseSettingsFile(text) as FileSettings;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -1,5 +1,5 @@
 /** plan = desired documents vs the store's `current`: create, update, delete or no-op per document. */
-import { compareCodePoints, ParseCache, readDesired, type DesiredSettings, type KnownDocument } from '../desired/index.js';
+import { ParseCache, readDesired, type DesiredSettings, type KnownDocument } from '../desired/index.js';
 import { checkedSchemaSets } from '../desired/cache.js';
 import { ProblemsError, StaticsError, type Problem } from '../errors.js';
 import type { DesiredDocument, DocumentKind, Plan, PlanContent, PlanEntry, PlanSummary } from '../model.js';
@@ -10,6 +10,7 @@ import { describeChange, type Side } from './change.js';
 import { compareKeys, planIdentity } from './identity.js';
 import { targetMatcher, unmatchedTargets } from './targets.js';
 import { loadSchemas } from '../validate/schemas.js';
+import { startListing, type StartedListing } from './listing.js';
 
 export interface PlanOptions {
   /** Absolute path of the desired repository. */
@@ -29,35 +30,24 @@ export interface PlanOptions {
   now?: () => Date;
 }
 
-export async function createPlan(store: RevisionStore, options: PlanOptions): Promise<Plan> {
+/**
+ * Plans `options.dir` against `store`. A front end that started the listing early (see
+ * startListing) passes it in; it must have been started with the same targets.
+ */
+export async function createPlan(store: RevisionStore, options: PlanOptions, listing: StartedListing = startListing(store, options)): Promise<Plan> {
   const accept = targetMatcher(options.targets);
   // The listing runs while the repository is read: both are the slow parts. Documents are
-  // settled page by page as it goes, not all at its end.
-  const progress = new ListingProgress();
-  let sent!: () => void;
-  const requestSent = new Promise<void>((resolve) => (sent = resolve));
-  // Once the walk has found every document, the listing can tell how many are still to come.
-  // Not with --target: the store then holds documents the walk does not count.
-  const walked = new WalkedKeys();
-  const listingPromise = store.listCurrent({
-    onProgress: (listing, settled) => progress.update(listing, settled),
-    onSent: () => sent(),
-    ...(options.targets.length === 0 ? { expectedAfter: (key: string) => walked.countAfter(key) } : {}),
-  });
-  listingPromise.then(
-    (listing) => progress.update(listing, () => true),
-    (error: unknown) => progress.fail(error),
-  );
-  // Loading schemas and the parse cache holds the CPU for a while: let the first listing request
-  // leave first, so the store works on it meanwhile.
-  await Promise.race([requestSent, listingPromise.then(() => {}, () => {})]);
+  // settled page by page as it goes, not all at its end. Loading schemas and the parse cache
+  // holds the CPU for a while: the first listing request leaves first, so the store works on it
+  // meanwhile.
+  await listing.sent;
 
   const problems: Problem[] = [];
   const loaded = await loadSchemas(options.dir, { checked: checkedSchemaSets(options.desired.cacheDir) });
   problems.push(...loaded.problems);
   const cache = options.desired.cacheDir ? await ParseCache.open(options.desired.cacheDir, options.dir, loaded.schemas.digest) : undefined;
   try {
-    const plan = await planWith(store, options, { accept, progress, listingPromise, problems, schemas: loaded.schemas, cache, walked });
+    const plan = await planWith(store, options, { accept, listing, problems, schemas: loaded.schemas, cache });
     const unmatched = unmatchedTargets(options.targets, plan.entries.map((entry) => entry.key));
     if (unmatched.length > 0) {
       throw new StaticsError('usage', `--target ${unmatched.map((t) => `"${t}"`).join(', ')} matches no document in the repository${options.prune ? ' or the store' : ''}`);
@@ -69,76 +59,20 @@ export async function createPlan(store: RevisionStore, options: PlanOptions): Pr
   }
 }
 
-/** What the listing has said so far, and who is waiting to hear about which key. */
-class ListingProgress {
-  private listing: ReadonlyMap<string, CurrentListing> | undefined;
-  private settled: (key: string) => boolean = () => false;
-  private failure: { error: unknown } | undefined;
-  private waiters: Array<{ key: string; resolve(listing: ReadonlyMap<string, CurrentListing>): void; reject(error: unknown): void }> = [];
-
-  /** The listing once it has settled `key`: at once when it has, else a promise. */
-  when(key: string): ReadonlyMap<string, CurrentListing> | Promise<ReadonlyMap<string, CurrentListing>> {
-    if (this.failure) return Promise.reject(this.failure.error);
-    if (this.listing && this.settled(key)) return this.listing;
-    return new Promise((resolve, reject) => this.waiters.push({ key, resolve, reject }));
-  }
-
-  update(listing: ReadonlyMap<string, CurrentListing>, settled: (key: string) => boolean): void {
-    this.listing = listing;
-    this.settled = settled;
-    const waiting = this.waiters;
-    this.waiters = [];
-    for (const waiter of waiting) {
-      if (settled(waiter.key)) waiter.resolve(listing);
-      else this.waiters.push(waiter);
-    }
-  }
-
-  fail(error: unknown): void {
-    this.failure = { error };
-    for (const waiter of this.waiters.splice(0)) waiter.reject(error);
-  }
-}
-
 /** Parsed documents waiting to be compared (for the listing, or a base read) at most. */
 const MAX_PENDING_COMPARISONS = 1024;
 
 interface PlanContext {
   accept: (key: string) => boolean;
-  progress: ListingProgress;
-  listingPromise: Promise<Map<string, CurrentListing>>;
+  listing: StartedListing;
   problems: Problem[];
   schemas: Awaited<ReturnType<typeof loadSchemas>>['schemas'];
   cache: ParseCache | undefined;
-  walked: WalkedKeys;
-}
-
-/** The document keys the walk found, in listing order (`<key>/…`), to count those after a key. */
-class WalkedKeys {
-  private sorted: string[] | undefined;
-
-  set(keys: readonly string[]): void {
-    this.sorted = keys.map((key) => `${key}/`).sort(compareCodePoints);
-  }
-
-  /** How many sort after `key`; undefined until the walk is done. */
-  countAfter(key: string): number | undefined {
-    const sorted = this.sorted;
-    if (!sorted) return undefined;
-    const folder = `${key}/`;
-    let low = 0;
-    let high = sorted.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if (compareCodePoints(sorted[middle]!, folder) <= 0) low = middle + 1;
-      else high = middle;
-    }
-    return sorted.length - low;
-  }
 }
 
 async function planWith(store: RevisionStore, options: PlanOptions, context: PlanContext): Promise<Plan> {
-  const { accept, progress, listingPromise, problems, cache } = context;
+  const { accept, problems, cache } = context;
+  const { progress } = context.listing;
   const unchanged: PlanEntry[] = [];
   const changedEntries: PlanEntry[] = [];
   const desiredKeys = new Set<string>();
@@ -175,7 +109,7 @@ async function planWith(store: RevisionStore, options: PlanOptions, context: Pla
   };
   const comparisons: Promise<void>[] = [];
 
-  const onWalked = (keys: readonly string[]) => context.walked.set(keys);
+  const onWalked = (keys: readonly string[]) => context.listing.walked.set(keys);
   for await (const item of readDesired(options.dir, options.desired, { accept, schemas: context.schemas, cache: cache ?? null, settle, onWalked })) {
     if ('problem' in item) {
       problems.push(item.problem);
@@ -197,7 +131,7 @@ async function planWith(store: RevisionStore, options: PlanOptions, context: Pla
   }
   if (problems.length > 0) throw new ProblemsError(problems);
   await Promise.all(comparisons);
-  const listing = await listingPromise;
+  const listing = await context.listing.result;
   const concurrency = options.concurrency ?? 16;
   const entries: PlanEntry[] = [...unchanged, ...changedEntries];
 

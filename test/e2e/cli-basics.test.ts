@@ -314,7 +314,7 @@ describe('help', () => {
   it('lists the commands and each command explains itself', async () => {
     const main = await runCli(['--help']);
     expect(main.code).toBe(0);
-    for (const command of ['validate', 'plan', 'apply', 'get', 'history', 'rollback', 'unlock']) {
+    for (const command of ['validate', 'plan', 'apply', 'init', 'get', 'history', 'rollback', 'unlock', 'watch', 'mirror']) {
       expect(main.stdout).toContain(`  ${command}`);
       const help = await runCli([command, '--help']);
       expect(help.code).toBe(0);

@@ -3,7 +3,7 @@
  * the built CLI as a subprocess.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ListObjectsCommand, S3Client } from '@aws-sdk/client-s3';
 import { Redis } from 'ioredis';
@@ -177,6 +177,25 @@ describe('plan and apply against S3 and Redis', () => {
     } finally {
       reader.disconnect();
     }
+  });
+
+  it('lists the store named by the environment before reading statics.yaml, whose problems still stop the plan', async () => {
+    // The environment wins over the file's store: the listing starts before the file is read.
+    const { bucket, dir, cli } = await setup({ 'statics.yaml': 'store: file://.elsewhere\n' });
+    const planned = await cli(['plan', dir]);
+    expectClean(planned);
+    expect(planned.code).toBe(0);
+    expect(planned.stdout).toContain(`against s3://${bucket}/config`);
+    expect(planned.stdout).toMatch(/Plan: 3 to create/);
+
+    await writeFile(path.join(dir, 'statics.yaml'), 'store: file://.elsewhere\nprune: sometimes\n');
+    const out = path.join(dir, 'plan.json');
+    const broken = await cli(['plan', dir, '--out', out]);
+    expect(broken.code).toBe(1);
+    expect(broken.stderr.trim().split('\n')).toHaveLength(1);
+    expect(broken.stderr).toMatch(/statics\.yaml:2:8: prune: must be boolean/);
+    expect(await stat(out).catch(() => null)).toBeNull();
+    expect(await listKeys(bucket)).toEqual([]);
   });
 
   it('names a missing bucket', async () => {

@@ -16,8 +16,6 @@ import { planOptionsFrom } from '../../config/plan-options.js';
 import { PLAN_OPTIONS } from './plan.js';
 
 export const applyCommand: Command = {
-  name: 'apply',
-  summary: 'Write the changed documents to the store',
   help: `Usage: statics apply [PLANFILE | DIR] [options]
 
 With a saved plan (statics plan --out FILE): writes exactly the reviewed content. A document

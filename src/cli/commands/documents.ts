@@ -25,8 +25,6 @@ function settingsOf(parsed: Parsed, io: Io) {
 }
 
 export const getCommand: Command = {
-  name: 'get',
-  summary: 'Print a document as stored (current, or a given revision)',
   help: `Usage: statics get KEY [--revision REV]
 
 Writes the stored bytes of KEY (domain/type/id) to stdout: the current revision, or REV
@@ -46,8 +44,6 @@ ${DOCUMENT_HELP_OPTIONS}`,
 };
 
 export const historyCommand: Command = {
-  name: 'history',
-  summary: "List a document's transitions, newest first",
   help: `Usage: statics history KEY [--json]
 
 Lists the moves of KEY's current pointer, newest first: when, what, from which revision to
@@ -68,8 +64,6 @@ ${DOCUMENT_HELP_OPTIONS}`,
 };
 
 export const rollbackCommand: Command = {
-  name: 'rollback',
-  summary: 'Move current back to an earlier revision',
   help: `Usage: statics rollback KEY --to REV
 
 Moves KEY's current pointer to REV, a stored revision (a full sha256 or a unique prefix of at
@@ -99,8 +93,6 @@ ${DOCUMENT_HELP_OPTIONS}`,
 };
 
 export const unlockCommand: Command = {
-  name: 'unlock',
-  summary: 'Remove a stuck write lock after confirmation',
   help: `Usage: statics unlock KEY [--yes]
 
 Shows who holds KEY's write lock and removes it after you type 'yes'. Only for a lock left by

@@ -6,8 +6,6 @@ import type { Command } from '../command.js';
 import { settingsFor } from '../shared.js';
 
 export const initCommand: Command = {
-  name: 'init',
-  summary: 'Set up the bucket: website hosting, versioning, lifecycle',
   help: `Usage: statics init [--dir DIR] [--store s3://bucket/prefix] [options]
 
 Configures the store's bucket for statics, idempotently:

@@ -8,8 +8,6 @@ import { pollInterval, stopSignal } from './watch.js';
 import type { DirectoryMirror as Mirror } from '../../client/index.js';
 
 export const mirrorCommand: Command = {
-  name: 'mirror',
-  summary: 'Keep a directory equal to the latest documents',
   help: `Usage: statics mirror DIR [options]
 
 Keeps DIR/<domain>/<type>/<id> equal to the current revision of every document under the

@@ -1,15 +1,12 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createPlan } from '../../engine/plan.js';
-import { serializePlan } from '../../engine/planfile.js';
+import { planOptionsFrom } from '../../config/plan-options.js';
 import { StaticsError } from '../../errors.js';
-import { renderPlanJson, renderPlanMarkdown, renderPlanText } from '../../render/index.js';
 import { gitCommit } from '../../util/git.js';
 import { BACKEND_OPTIONS, flag, listOption, parseCommandArgs, stringOption } from '../args.js';
 import type { Command } from '../command.js';
 import { useColor } from '../io.js';
-import { assertWritableFile, repositoryArgument, settingsFor, withStore } from '../shared.js';
-import { planOptionsFrom } from '../../config/plan-options.js';
+import { assertWritableFile, repositoryArgument, withListedStore } from '../shared.js';
 
 export const PLAN_OPTIONS = {
   ...BACKEND_OPTIONS,
@@ -19,8 +16,6 @@ export const PLAN_OPTIONS = {
 } as const;
 
 export const planCommand: Command = {
-  name: 'plan',
-  summary: 'Show what apply would change',
   help: `Usage: statics plan [DIR] [options]
 
 Compares every document under DIR (default: the current directory) with the store's current
@@ -56,20 +51,17 @@ Exit codes: 0 success (with --detailed-exitcode: no changes), 2 changes (only wi
     const out = stringOption(parsed, 'out');
     // Checked before planning: a long plan must not be lost to a typo in --out.
     if (out) await assertWritableFile(path.resolve(io.cwd, out), '--out');
-    // git runs while the plan is made; its answer is needed only at the end.
-    const commit = gitCommit(dir);
-    const settings = await settingsFor(dir, parsed, io);
-    const plan = await withStore(settings, (store) =>
-      createPlan(
-          store,
-          planOptionsFrom(settings, {
-            targets: listOption(parsed, 'target'),
-            allowMassDelete: flag(parsed, 'allow-mass-delete'),
-            toolVersion: context.version,
-            commit: commit,
-          }),
-        ),
-    );
+    const targets = listOption(parsed, 'target');
+    const plan = await withListedStore(dir, parsed, io, targets, async (store, listing, settings) => {
+      // git runs while the plan is made; its answer is needed only at the end.
+      const commit = gitCommit(dir);
+      // Loaded while the listing's first request is out (see withListedStore).
+      const { createPlan } = await import('../../engine/plan.js');
+      const options = planOptionsFrom(settings, { targets, allowMassDelete: flag(parsed, 'allow-mass-delete'), toolVersion: context.version, commit });
+      return createPlan(store, options, listing);
+    });
+    const { serializePlan } = await import('../../engine/planfile.js');
+    const { renderPlanJson, renderPlanMarkdown, renderPlanText } = await import('../../render/index.js');
     if (out) await writeFile(path.resolve(io.cwd, out), serializePlan(plan));
     if (format === 'json') io.stdout.write(renderPlanJson(plan));
     else if (format === 'markdown') io.stdout.write(renderPlanMarkdown(plan));

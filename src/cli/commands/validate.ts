@@ -5,8 +5,6 @@ import type { Command } from '../command.js';
 import { repositoryArgument, settingsFor } from '../shared.js';
 
 export const validateCommand: Command = {
-  name: 'validate',
-  summary: 'Parse and schema-check the desired repository; nothing is contacted',
   help: `Usage: statics validate [DIR]
 
 Parses every document under DIR/documents (default: the current directory), checks names,

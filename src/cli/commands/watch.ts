@@ -8,8 +8,6 @@ import type { Io } from '../io.js';
 import { settingsFor } from '../shared.js';
 
 export const watchCommand: Command = {
-  name: 'watch',
-  summary: 'Stream change events, one JSON object a line',
   help: `Usage: statics watch [PREFIX] [options]
 
 Prints one JSON object per line for every change of a document whose key starts with PREFIX
