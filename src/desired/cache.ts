@@ -9,11 +9,16 @@
  * that let the next plan name a changed document's base from the store listing alone. A hint is
  * never trusted: it is used only where the listing confirms it (S3: current's ETag).
  *
+ * And it keeps, per file path, the file's stat (device, inode, size, modified and changed times)
+ * with the key its bytes had, as git's index does: a file whose stat is unchanged is not read
+ * again. Only stats older than RACY_MS are kept, so a write in the same clock tick as the read
+ * cannot go unseen; any later write moves the changed time, which nothing can set back.
+ *
  * One file per repository in the cache directory, read once and rewritten whole (temp file and
  * rename) when something was learned. Every failure to read or write it only costs speed.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, type Stats } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -22,13 +27,16 @@ import { isRevision } from '../keys.js';
 import type { DesiredFile } from './walk.js';
 
 const MAGIC = Buffer.from('STATICS-PARSE-CACHE\n');
-const FORMAT = 2;
+const FORMAT = 3;
 /** A revision (sha256) in hex. */
 const REVISION_HEX = 64;
 /** Cache files of repositories not planned for this long are removed when another one is saved. */
 const STALE_AFTER_MS = 30 * 24 * 3600 * 1000;
 /** Entries not used by a run are kept (another branch may need them), up to this many. */
 const MAX_ENTRIES = 500_000;
+
+/** A file's stat is trusted only once both its times are at least this old. */
+const RACY_MS = 2000;
 
 export interface CachedResult {
   revision: string;
@@ -114,6 +122,9 @@ export class ParseCache {
   private readonly used = new Set<string>();
   /** Per document key, its recent revisions as one string of hex digests (no array each: 100,000s of keys). */
   private readonly hints = new Map<string, string>();
+  /** Per file path: its stat stamp, a NUL, and the key its bytes had. */
+  private readonly stamps = new Map<string, string>();
+  private readonly stampsSeen = new Set<string>();
   private dirty = false;
 
   private constructor(
@@ -121,19 +132,20 @@ export class ParseCache {
     private readonly root: string,
     /** Everything but the file's own bytes and place that its key covers. */
     private readonly context: Buffer,
+    private readonly now: () => number,
   ) {}
 
   /**
    * The cache of the repository at `root` in `dir`, for the given schema set. Undefined when
    * the code cannot be identified; an unreadable or foreign cache file counts as empty.
    */
-  static async open(dir: string, root: string, schemasDigest: string): Promise<ParseCache | undefined> {
+  static async open(dir: string, root: string, schemasDigest: string, options: { now?: () => number } = {}): Promise<ParseCache | undefined> {
     const code = currentCodeDigest();
     if (!code) return undefined;
     const realRoot = path.resolve(root);
     const file = path.join(dir, `parse-${createHash('sha256').update(realRoot).digest('hex').slice(0, 24)}.bin`);
     const context = createHash('sha256').update(code).update(schemasDigest).digest();
-    const cache = new ParseCache(file, realRoot, context);
+    const cache = new ParseCache(file, realRoot, context, options.now ?? Date.now);
     try {
       cache.load(await readFile(file));
     } catch {
@@ -149,6 +161,31 @@ export class ParseCache {
       .update(`${file.domain}\0${file.type}\0${file.ext.toLowerCase()}\0`)
       .update(raw)
       .digest('binary');
+  }
+
+  /** What identifies a file's bytes without reading them, or undefined while it may still change unseen. */
+  stampOf(info: Stats): string | undefined {
+    if (!info.isFile() || Math.max(info.mtimeMs, info.ctimeMs) > this.now() - RACY_MS) return undefined;
+    return `${info.dev}:${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}`;
+  }
+
+  /** The key of the file's bytes when its stat is what it was when they were read. */
+  keyByStamp(file: DesiredFile, stamp: string | undefined): string | undefined {
+    if (stamp === undefined) return undefined;
+    const known = this.stamps.get(file.path);
+    if (known === undefined || known.length !== stamp.length + 33 || !known.startsWith(stamp) || known[stamp.length] !== '\0') return undefined;
+    this.stampsSeen.add(file.path);
+    return known.slice(stamp.length + 1);
+  }
+
+  /** Remembers the key of the bytes read from a file with this stat (nothing while it may be racy). */
+  setStamp(file: DesiredFile, stamp: string | undefined, key: string): void {
+    if (stamp === undefined) return;
+    const value = `${stamp}\0${key}`;
+    this.stampsSeen.add(file.path);
+    if (this.stamps.get(file.path) === value) return;
+    this.stamps.set(file.path, value);
+    this.dirty = true;
   }
 
   get(key: string): CachedResult | undefined {
@@ -211,6 +248,15 @@ export class ParseCache {
     const root = Buffer.from(this.root, 'utf8');
     let size = MAGIC.length + 4 + 4 + root.length + this.context.length + 4 + kept.length * 68 + 4;
     for (const [documentKey, joined] of this.hints) size += 4 + Buffer.byteLength(documentKey, 'utf8') + 1 + joined.length / 2;
+    // Stamps of files seen this run first, then others, up to MAX_ENTRIES.
+    const stampPaths = [...this.stampsSeen].filter((file) => this.stamps.has(file));
+    for (const file of this.stamps.keys()) {
+      if (stampPaths.length >= MAX_ENTRIES) break;
+      if (!this.stampsSeen.has(file)) stampPaths.push(file);
+    }
+    const keptStamps = stampPaths.slice(0, MAX_ENTRIES);
+    size += 4;
+    for (const file of keptStamps) size += 4 + Buffer.byteLength(file, 'utf8') + 4 + this.stamps.get(file)!.length;
     const body = Buffer.alloc(size);
     let at = MAGIC.copy(body, 0);
     at = body.writeUInt32LE(FORMAT, at);
@@ -231,6 +277,14 @@ export class ParseCache {
       at += body.write(documentKey, at, 'utf8');
       at = body.writeUInt8(joined.length / REVISION_HEX, at);
       at += body.write(joined, at, 'hex');
+    }
+    at = body.writeUInt32LE(keptStamps.length, at);
+    for (const file of keptStamps) {
+      const value = this.stamps.get(file)!;
+      at = body.writeUInt32LE(Buffer.byteLength(file, 'utf8'), at);
+      at += body.write(file, at, 'utf8');
+      at = body.writeUInt32LE(value.length, at);
+      at += body.write(value, at, 'latin1');
     }
     // A digest at the end: a torn or damaged file is ignored, never half believed.
     return Buffer.concat([body, createHash('sha256').update(body).digest()]);
@@ -279,6 +333,21 @@ export class ParseCache {
       need(n * 32);
       this.hints.set(documentKey, data.toString('hex', at, at + n * 32));
       at += n * 32;
+    }
+    need(4);
+    const stampCount = data.readUInt32LE(at);
+    at += 4;
+    for (let i = 0; i < stampCount; i++) {
+      need(4);
+      const fileLength = data.readUInt32LE(at);
+      need(8 + fileLength);
+      const file = data.toString('utf8', at + 4, at + 4 + fileLength);
+      at += 4 + fileLength;
+      const valueLength = data.readUInt32LE(at);
+      need(4 + valueLength);
+      // The keys they name hold the context, so they are kept whatever it is.
+      this.stamps.set(file, data.toString('latin1', at + 4, at + 4 + valueLength));
+      at += 4 + valueLength;
     }
   }
 }

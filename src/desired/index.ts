@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { formatProblem, messageOf, type Problem } from '../errors.js';
 import type { DesiredDocument } from '../model.js';
 import { loadSchemas, type SchemaSet } from '../validate/schemas.js';
-import { checkedSchemaSets, ParseCache } from './cache.js';
+import { checkedSchemaSets, ParseCache, type CachedResult } from './cache.js';
 import { mediaTypeFor, STRUCTURED_MEDIA_TYPE } from './media.js';
 import { defaultThreadCount, defaultWorkerUrl, PreparePool } from './pool.js';
 import { prepareDocument, tooLarge, type DesiredItem, type DesiredSettings } from './prepare.js';
@@ -171,23 +171,52 @@ class OrderedReader {
   }
 
   private load(file: DesiredFile): Slot {
+    const structured = isStructured(file, this.settings);
+    // A file whose stat is what it was when the cache saw its bytes is not read again.
+    const unread = structured && this.cache && this.options.settle ? this.knownByStamp(file) : undefined;
+    if (unread) return unread;
     const read = this.readFile(file);
     if ('problem' in read) return { items: [read], heavy: false };
     const bytes = read.bytes;
-    if (!isStructured(file, this.settings)) return slotOf(this.prepare(file, bytes), true);
+    if (!structured) return slotOf(this.prepare(file, bytes), true);
     this.structuredLeft--;
     const key = this.cache?.keyOf(file, bytes);
+    if (key !== undefined && read.info) this.cache!.setStamp(file, this.cache!.stampOf(read.info), key);
     const known = key === undefined ? undefined : this.cache!.get(key);
     if (known && this.options.settle) {
-      const document: KnownDocument = { key: file.key, path: file.path, kind: 'structured', mediaType: STRUCTURED_MEDIA_TYPE, revision: known.revision, size: known.size };
-      const settled = this.options.settle(file.key, known.revision);
-      if (settled === true) return { items: [{ known: document }], heavy: false };
-      if (settled instanceof Promise) {
-        // The bytes are not kept meanwhile: if the answer is no, the file is read again.
-        return slotOf(settled.then((yes) => (yes ? [{ known: document }] : this.reread(file))), false);
-      }
+      const settled = this.settleKnown(file, known);
+      if (settled) return settled;
     }
     return slotOf(this.parseChecked(file, bytes, key), true);
+  }
+
+  /** The slot of a file the cache knows by its stat alone, when the caller settles it. */
+  private knownByStamp(file: DesiredFile): Slot | undefined {
+    let info: fs.Stats | undefined;
+    try {
+      info = fs.statSync(file.absolutePath, { throwIfNoEntry: false });
+    } catch {
+      return undefined;
+    }
+    if (!info || info.size > this.settings.maxFileBytes) return undefined;
+    const key = this.cache!.keyByStamp(file, this.cache!.stampOf(info));
+    const known = key === undefined ? undefined : this.cache!.get(key);
+    if (!known) return undefined;
+    const settled = this.settleKnown(file, known);
+    if (settled) this.structuredLeft--;
+    return settled;
+  }
+
+  /** A known file's slot: the document without its bytes if the caller settles it, else read and parsed after all. */
+  private settleKnown(file: DesiredFile, known: CachedResult): Slot | undefined {
+    const document: KnownDocument = { key: file.key, path: file.path, kind: 'structured', mediaType: STRUCTURED_MEDIA_TYPE, revision: known.revision, size: known.size };
+    const settled = this.options.settle!(file.key, known.revision);
+    if (settled === true) return { items: [{ known: document }], heavy: false };
+    if (settled instanceof Promise) {
+      // The bytes are not kept meanwhile: if the answer is no, the file is read again.
+      return slotOf(settled.then((yes) => (yes ? [{ known: document }] : this.reread(file))), false);
+    }
+    return undefined;
   }
 
   /** Parses a structured file, after what is wrong with its type's schema the first time. */
@@ -223,7 +252,7 @@ class OrderedReader {
     return this.parseChecked(file, read.bytes, this.cache?.keyOf(file, read.bytes));
   }
 
-  private readFile(file: DesiredFile): { bytes: Buffer } | { problem: Problem } {
+  private readFile(file: DesiredFile): { bytes: Buffer; info?: fs.Stats } | { problem: Problem } {
     try {
       return readFileBounded(file, this.settings.maxFileBytes);
     } catch (error) {
@@ -293,7 +322,7 @@ function poolSettings(settings: DesiredSettings): DesiredSettings {
 }
 
 /** The file's bytes, or why not: its size is checked before reading, so a huge file costs nothing. */
-function readFileBounded(file: DesiredFile, limit: number): { bytes: Buffer } | { problem: Problem } {
+function readFileBounded(file: DesiredFile, limit: number): { bytes: Buffer; info?: fs.Stats } | { problem: Problem } {
   let fd: number;
   try {
     // O_NONBLOCK: opening a FIFO must not hang the run; it is rejected below as not a regular file.
@@ -314,7 +343,7 @@ function readFileBounded(file: DesiredFile, limit: number): { bytes: Buffer } | 
       if (bytesRead === 0 || length === buffer.length) break;
     }
     if (length !== info.size) return { problem: problemAt('unreadable', file.path, 'the file changed while it was read') };
-    return { bytes: buffer.subarray(0, length) };
+    return { bytes: buffer.subarray(0, length), info };
   } catch (error) {
     return { problem: problemAt('unreadable', file.path, `cannot read: ${systemMessage(error)}`) };
   } finally {

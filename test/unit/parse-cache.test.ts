@@ -2,10 +2,11 @@
  * The parse cache: a hit only for the very same bytes, place, schemas and code; never a reason to
  * skip a check that could now fail; hints that a plan uses only where the store confirms them.
  */
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import fs from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_DESIRED_SETTINGS, ParseCache, readDesired, type DesiredRead, type DesiredSettings } from '../../src/desired/index.js';
 import { createPlan, type PlanOptions } from '../../src/engine/plan.js';
 import { formatProblem } from '../../src/errors.js';
@@ -13,6 +14,9 @@ import { LocalStore } from '../../src/store/local.js';
 import type { CurrentListing, RevisionStore } from '../../src/store/types.js';
 import { LocalCoordinator } from '../../src/coord/local.js';
 import { applyPlan } from '../../src/engine/apply.js';
+import { loadSchemas } from '../../src/validate/schemas.js';
+
+const realOpenSync = fs.openSync;
 
 const temps: string[] = [];
 afterEach(async () => {
@@ -123,6 +127,71 @@ describe('parse cache', () => {
     const otherSchemas = (await ParseCache.open(dir, root, 'schemas-2'))!;
     expect(otherSchemas.get(otherSchemas.keyOf(file, Buffer.from('x: 1\n')))).toBeUndefined();
     expect(otherSchemas.hintsFor('a/b/c')).toEqual(['1'.repeat(64), '2'.repeat(64)]);
+  });
+});
+
+describe('parse cache: files known by their stat', () => {
+  /** Reads with a cache whose clock runs `aheadMs` ahead: files written just now look that old. */
+  async function readWithClock(root: string, cacheDir: string, aheadMs: number): Promise<{ known: string[]; parsed: string[]; opened: string[] }> {
+    const { schemas } = await loadSchemas(root);
+    const cache = (await ParseCache.open(cacheDir, root, schemas.digest, { now: () => Date.now() + aheadMs }))!;
+    const opened: string[] = [];
+    const open = vi.spyOn(fs, 'openSync').mockImplementation(((file: fs.PathLike, ...rest: unknown[]) => {
+      opened.push(path.relative(root, String(file)));
+      return realOpenSync(file, ...(rest as [fs.OpenMode]));
+    }) as typeof fs.openSync);
+    const result = { known: [] as string[], parsed: [] as string[], opened };
+    try {
+      for await (const item of readDesired(root, DEFAULT_DESIRED_SETTINGS, { settle: () => true, threads: 0, schemas, cache })) {
+        if ('problem' in item) throw new Error(formatProblem(item.problem));
+        if ('known' in item) result.known.push(`${item.known.key} ${item.known.revision}`);
+        else result.parsed.push(`${item.document.key} ${item.document.revision}`);
+      }
+    } finally {
+      open.mockRestore();
+    }
+    await cache.save();
+    return result;
+  }
+
+  it('does not read a file again while its stat is unchanged, and sees any write, even one that restores size and modified time', async () => {
+    const root = await tempDir();
+    const cacheDir = await tempDir();
+    await writeFiles(root, { 'schemas/flags.schema.json': FLAGS_SCHEMA, 'documents/p/flags/a.yaml': 'enabled: true\n', 'documents/p/flags/b.yaml': 'enabled: false\n' });
+    // Whole seconds, so the modified time can be put back exactly below.
+    const file = path.join(root, 'documents/p/flags/a.yaml');
+    const longAgo = new Date('2026-01-01T00:00:00Z');
+    await utimes(file, longAgo, longAgo);
+    const first = await readWithClock(root, cacheDir, 60_000);
+    expect(first.parsed).toHaveLength(2);
+    expect(first.opened).toEqual(['documents/p/flags/a.yaml', 'documents/p/flags/b.yaml']);
+
+    // A new cache object, from the file: the stats were saved with the results.
+    const second = await readWithClock(root, cacheDir, 60_000);
+    expect(second.known).toEqual(first.parsed);
+    expect(second.opened).toEqual([]);
+
+    // Same length, and the modified time put back: only the changed time (which no one can set) tells.
+    const before = await stat(file);
+    await writeFile(file, 'enabled: TRUE\n');
+    await utimes(file, longAgo, longAgo);
+    const after = await stat(file);
+    expect([after.size, after.mtimeMs, after.ino]).toEqual([before.size, before.mtimeMs, before.ino]);
+    const third = await readWithClock(root, cacheDir, 60_000);
+    expect(third.opened).toEqual(['documents/p/flags/a.yaml']);
+    expect(third.known).toEqual([first.parsed[1]]);
+    expect(third.parsed).toEqual([first.parsed[0]]);
+  });
+
+  it('keeps no stat of a file written within the last two seconds: it is read every time', async () => {
+    const root = await tempDir();
+    const cacheDir = await tempDir();
+    await writeFiles(root, { 'schemas/flags.schema.json': FLAGS_SCHEMA, 'documents/p/flags/a.yaml': 'enabled: true\n' });
+    expect((await readWithClock(root, cacheDir, 0)).parsed).toHaveLength(1);
+    const again = await readWithClock(root, cacheDir, 0);
+    // Known by its bytes (read and hashed), never by its stat.
+    expect(again.known).toHaveLength(1);
+    expect(again.opened).toEqual(['documents/p/flags/a.yaml']);
   });
 });
 
