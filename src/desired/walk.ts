@@ -75,31 +75,25 @@ export async function listDirectory(
   }
   const visible = dirents.filter((dirent) => !dirent.name.startsWith('.'));
   visible.sort((a, b) => compareCodePoints(a.name, b.name));
-  const entries = await Promise.all(
-    visible.map((dirent) =>
-      resolveEntry(rootReal, dirent, join(absolutePath, dirent.name), `${path}/${dirent.name}`, join(realPath, dirent.name)),
-    ),
-  );
-  return { entries };
+  // Plain files and folders are resolved at once; only symlinks need more system calls. Names
+  // hold no separator, so joining by hand gives what path.join would, at a fraction of the cost.
+  const entries = visible.map((dirent) => resolveEntry(rootReal, dirent, `${absolutePath}${sep}${dirent.name}`, `${path}/${dirent.name}`, `${realPath}${sep}${dirent.name}`));
+  return { entries: entries.some((entry) => entry instanceof Promise) ? await Promise.all(entries) : (entries as ResolvedEntry[]) };
 }
 
-async function resolveEntry(
-  rootReal: string,
-  dirent: Dirent,
-  absolutePath: string,
-  path: string,
-  realPathIfPlain: string,
-): Promise<ResolvedEntry> {
+function resolveEntry(rootReal: string, dirent: Dirent, absolutePath: string, path: string, realPathIfPlain: string): ResolvedEntry | Promise<ResolvedEntry> {
   const name = dirent.name;
-  const found = (kind: 'directory' | 'file', realPath: string, isLink: boolean): ResolvedEntry =>
-    kind === 'directory'
-      ? { kind, name, absolutePath, path, realPath, isLink }
-      : { kind, name, absolutePath, path, realPath, isLink };
-  if (dirent.isDirectory()) return found('directory', realPathIfPlain, false);
-  if (dirent.isFile()) return found('file', realPathIfPlain, false);
+  if (dirent.isDirectory()) return { kind: 'directory', name, absolutePath, path, realPath: realPathIfPlain, isLink: false };
+  if (dirent.isFile()) return { kind: 'file', name, absolutePath, path, realPath: realPathIfPlain, isLink: false };
   if (!dirent.isSymbolicLink()) {
     return { kind: 'problem', name, problem: problemAt('unreadable', path, 'not a regular file or folder') };
   }
+  return resolveLink(rootReal, name, absolutePath, path);
+}
+
+async function resolveLink(rootReal: string, name: string, absolutePath: string, path: string): Promise<ResolvedEntry> {
+  const found = (kind: 'directory' | 'file', realPath: string): ResolvedEntry =>
+    kind === 'directory' ? { kind, name, absolutePath, path, realPath, isLink: true } : { kind, name, absolutePath, path, realPath, isLink: true };
   let target: string;
   try {
     target = await realpath(absolutePath);
@@ -116,8 +110,8 @@ async function resolveEntry(
   }
   try {
     const info = await stat(target);
-    if (info.isDirectory()) return found('directory', target, true);
-    if (info.isFile()) return found('file', target, true);
+    if (info.isDirectory()) return found('directory', target);
+    if (info.isFile()) return found('file', target);
     return { kind: 'problem', name, problem: problemAt('unreadable', path, 'symbolic link to something that is not a regular file or folder') };
   } catch (error) {
     return { kind: 'problem', name, problem: problemAt('unreadable', path, `cannot read: ${systemMessage(error)}`) };
@@ -125,11 +119,13 @@ async function resolveEntry(
 }
 
 /**
- * A flat copy of a string built by concatenation. V8 keeps those as trees of their parts (about
- * ten nodes a file here, the larger part of what a 100,000-file walk holds); a copy is one string.
+ * A string built by concatenation, flattened. V8 keeps those as trees of their parts (about ten
+ * nodes a file here, the larger part of what a 100,000-file walk holds); converting one to a
+ * number makes V8 flatten it in place, and the garbage collector then drops the parts.
  */
 function flat(text: string): string {
-  return Buffer.from(text, 'utf8').toString('utf8');
+  void Number(text);
+  return text;
 }
 
 export function systemMessage(error: unknown): string {
