@@ -400,7 +400,7 @@ export class S3Store implements RevisionStore {
     await this.listObjects(this.base(), (objectKey) => {
       first = objectKey;
       return false;
-    }, { maxKeys: 1 });
+    }, { maxKeys: 1, continuesAfter: () => false });
     if (first === undefined) return 'empty';
     return layoutOfMarker(first.slice(this.base().length)) ?? 'nested';
   }
@@ -465,7 +465,9 @@ export class S3Store implements RevisionStore {
     // many keys as documents are still expected (and a little more, doubling while short), not a
     // whole page of revisions that a server like s3rver or MinIO reads the metadata of.
     let slack = 16;
-    const nextMaxKeys = (last: string): number | undefined => {
+    const layoutOf = (first: string) => layoutOfMarker(first.slice(base.length)) ?? 'nested';
+    const nextMaxKeys = (last: string, first: string | undefined): number | undefined => {
+      if (layout === undefined && first !== undefined) layout = layoutOf(first);
       if (layout !== 'split' || !options.expectedAfter) return undefined;
       const parts = last.slice(base.length).split('/');
       const key = parts.length === 4 && parts[3] === CURRENT ? documentKeyOf(parts.slice(0, 3)) : undefined;
@@ -476,7 +478,7 @@ export class S3Store implements RevisionStore {
       return size < LIST_PAGE ? size : undefined;
     };
     await this.listObjects(base, (objectKey, etag) => {
-      if (layout === undefined) layout = layoutOfMarker(objectKey.slice(base.length)) ?? 'nested';
+      if (layout === undefined) layout = layoutOf(objectKey);
       // Past the pointers: the rest of the prefix is revisions.
       if (objectKey.startsWith(revisionsRoot)) return false;
       const parts = objectKey.slice(base.length).split('/');
@@ -484,7 +486,7 @@ export class S3Store implements RevisionStore {
       const key = documentKeyOf(parts.slice(0, 3));
       if (key) listing.set(key, new ListedCurrent(key, normalizeEtag(etag)));
       return true;
-    }, { onPage, onSent: options.onSent, nextMaxKeys });
+    }, { onPage, onSent: options.onSent, nextMaxKeys, continuesAfter: (last) => !last.startsWith(revisionsRoot) });
     // An empty store's layout is settled by its first write, not by a look.
     if (layout) this.layout = Promise.resolve(layout);
     return listing;
@@ -503,32 +505,45 @@ export class S3Store implements RevisionStore {
       onSent?: () => void;
       /** Keys to ask for on the first page, and after a page ending at `last` (default: a full page). */
       maxKeys?: number;
-      nextMaxKeys?: (last: string) => number | undefined;
+      /** Also told the first key of the page that ended at `last` (the page is not visited yet). */
+      nextMaxKeys?: (last: string, first: string | undefined) => number | undefined;
+      /** Whether keys after `last` are wanted (default: yes); false ends the listing after that page. */
+      continuesAfter?: (last: string) => boolean;
     } = {},
   ): Promise<void> {
-    const { onPage, onSent, nextMaxKeys } = paging;
-    let maxKeys = paging.maxKeys;
+    const { onPage, onSent, nextMaxKeys, continuesAfter } = paging;
+    const fetchPage = (marker: string | undefined, maxKeys: number | undefined, first: boolean) =>
+      this.reads.list(prefix, marker, first ? onSent : undefined, maxKeys).then(
+        (page) =>
+          page ??
+          this.call('list', async () => {
+            if (first) onSent?.();
+            const answer = await this.send<ListObjectsCommandOutput>((sdk) => new sdk.ListObjectsCommand({ Bucket: this.bucket, Prefix: prefix, Marker: marker, MaxKeys: maxKeys }));
+            const objects = (answer.Contents ?? []).flatMap((object) => (object.Key ? [{ key: object.Key, etag: object.ETag }] : []));
+            return { objects, truncated: Boolean(answer.IsTruncated), nextMarker: answer.NextMarker };
+          }),
+      );
     let marker: string | undefined;
-    for (let first = true; ; first = false) {
-      const page =
-        (await this.reads.list(prefix, marker, first ? onSent : undefined, maxKeys)) ??
-        (await this.call('list', async () => {
-          if (first) onSent?.();
-          const answer = await this.send<ListObjectsCommandOutput>((sdk) => new sdk.ListObjectsCommand({ Bucket: this.bucket, Prefix: prefix, Marker: marker, MaxKeys: maxKeys }));
-          const objects = (answer.Contents ?? []).flatMap((object) => (object.Key ? [{ key: object.Key, etag: object.ETag }] : []));
-          return { objects, truncated: Boolean(answer.IsTruncated), nextMarker: answer.NextMarker };
-        }));
+    let pending = fetchPage(undefined, paging.maxKeys, true);
+    for (;;) {
+      const page = await pending;
       this.bucketSeen = true;
+      // Without a delimiter, the next page starts after the last key (NextMarker is only sent with one).
+      const last = page.nextMarker ?? page.objects[page.objects.length - 1]?.key;
+      const more = page.truncated && last !== undefined && last !== marker && (continuesAfter?.(last) ?? true);
+      if (more) {
+        // The next page is asked for before this one is visited: the server works on it meanwhile.
+        marker = last;
+        pending = fetchPage(marker, nextMaxKeys?.(last, page.objects[0]?.key), false);
+        // Not awaited if a visitor stops early; its failure must not go unhandled.
+        pending.catch(() => {});
+      }
       for (const object of page.objects) {
         // `false` ends the listing: the visitor has all it wants.
         if (visit(object.key, object.etag) === false) return;
       }
-      // Without a delimiter, the next page starts after the last key (NextMarker is only sent with one).
-      const last = page.nextMarker ?? page.objects[page.objects.length - 1]?.key;
-      if (!page.truncated || !last || last === marker) return;
-      onPage?.(last);
-      marker = last;
-      maxKeys = nextMaxKeys?.(last);
+      if (!more) return;
+      onPage?.(last!);
     }
   }
 
