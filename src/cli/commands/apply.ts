@@ -1,7 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { applyPlan } from '../../engine/apply.js';
-import { createPlan } from '../../engine/plan.js';
 import { parsePlan } from '../../engine/planfile.js';
 import { StaticsError } from '../../errors.js';
 import type { ApplyReport, Plan } from '../../model.js';
@@ -82,9 +81,10 @@ Exit codes: 0 everything applied or already current, 1 any error, stale or faile
     // One connection for plan and apply; opening the coordinator first means a missing Redis is
     // reported before anything is planned or written.
     const report = await withBackends(settings, async (store, coord) => {
+      // The planner (parser, walk, media types) is loaded only to plan a directory.
       const plan =
         savedPlan ??
-        (await createPlan(
+        (await (await import('../../engine/plan.js')).createPlan(
           store,
           planOptionsFrom(settings, {
             targets: listOption(parsed, 'target'),
