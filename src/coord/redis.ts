@@ -232,6 +232,8 @@ export class RedisCoordinator implements Coordinator {
       // Reconnect only once we have been connected: a first failure is reported, not retried.
       retryStrategy: (times) => (state.ready && !state.closing ? Math.min(50 * 2 ** Math.min(times, 6), 2_000) : null),
       scripts: SCRIPTS,
+      // Commands of documents applied at once, sent in the same tick, go out in one write.
+      enableAutoPipelining: true,
     });
     // Without a listener ioredis prints every connection error; they surface through commands.
     client.on('error', (error: Error) => {
