@@ -181,7 +181,7 @@ class OrderedReader {
     if (!structured) return slotOf(this.prepare(file, bytes), true);
     this.structuredLeft--;
     const key = this.cache?.keyOf(file, bytes);
-    if (key !== undefined && read.info) this.cache!.setStamp(file, this.cache!.stampOf(read.info), key);
+    if (key !== undefined) this.cache!.setStamp(file, this.cache!.stampOf(read.info), key);
     const known = key === undefined ? undefined : this.cache!.get(key);
     if (known && this.options.settle) {
       const settled = this.settleKnown(file, known);
@@ -252,7 +252,7 @@ class OrderedReader {
     return this.parseChecked(file, read.bytes, this.cache?.keyOf(file, read.bytes));
   }
 
-  private readFile(file: DesiredFile): { bytes: Buffer; info?: fs.Stats } | { problem: Problem } {
+  private readFile(file: DesiredFile): { bytes: Buffer; info: fs.Stats } | { problem: Problem } {
     try {
       return readFileBounded(file, this.settings.maxFileBytes);
     } catch (error) {
@@ -322,7 +322,7 @@ function poolSettings(settings: DesiredSettings): DesiredSettings {
 }
 
 /** The file's bytes, or why not: its size is checked before reading, so a huge file costs nothing. */
-function readFileBounded(file: DesiredFile, limit: number): { bytes: Buffer; info?: fs.Stats } | { problem: Problem } {
+function readFileBounded(file: DesiredFile, limit: number): { bytes: Buffer; info: fs.Stats } | { problem: Problem } {
   let fd: number;
   try {
     // O_NONBLOCK: opening a FIFO must not hang the run; it is rejected below as not a regular file.
